@@ -1,0 +1,24 @@
+//! The JSON API under `/api/v1`: the second face of the same services, with
+//! the same rules as the pages.
+
+pub mod problem;
+
+use poem_openapi::{OpenApiService, Tags};
+
+use crate::auth::api::AccountApi;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// The signed-in caller and their API tokens
+    Account,
+}
+
+pub const API_DESCRIPTION: &str = "The JSON API of HealthTech Hub. Authenticate with a personal API token \
+(create one on the API tokens page or with `hub tokens create`) sent as `Authorization: Bearer <token>`. \
+Every error is `application/problem+json` (RFC 9457) with a stable `type`; validation errors list each field in `errors`.";
+
+pub fn service() -> OpenApiService<AccountApi, ()> {
+    OpenApiService::new(AccountApi, "HealthTech Hub API", env!("CARGO_PKG_VERSION"))
+        .description(API_DESCRIPTION)
+        .server("/api")
+}

@@ -1,0 +1,11 @@
+//! Accounts, passwordless sign-in, sessions, API tokens, roles and the policy
+//! that decides every permission.
+
+pub mod api;
+pub mod caller;
+pub mod crypto;
+pub mod domain;
+pub mod pages;
+pub mod policy;
+pub mod rate_limit;
+pub mod service;

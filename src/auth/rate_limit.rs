@@ -1,0 +1,65 @@
+//! Fixed-window rate limits counted in the database, so that every replica
+//! enforces the same limit.
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+
+use crate::db::statement;
+
+pub struct Limit {
+    pub max: i32,
+    pub window_secs: i64,
+}
+
+/// Sign-in links per email address: enough for a lost email or two.
+pub const SIGN_IN_PER_ADDRESS: Limit = Limit {
+    max: 5,
+    window_secs: 15 * 60,
+};
+/// Sign-in requests per client address: generous for a shared hospital NAT.
+pub const SIGN_IN_PER_CLIENT: Limit = Limit {
+    max: 50,
+    window_secs: 15 * 60,
+};
+
+/// Counts one hit. `Ok(None)` when within the limit, `Ok(Some(secs))` with
+/// the seconds until the window resets when over it.
+pub async fn hit(
+    db: &DatabaseConnection,
+    bucket: &str,
+    limit: &Limit,
+) -> Result<Option<u64>, DbErr> {
+    let now = Utc::now();
+    let epoch = now.timestamp();
+    let window_start = epoch - epoch.rem_euclid(limit.window_secs);
+    let stmt = statement(
+        db.get_database_backend(),
+        "INSERT INTO rate_limits (bucket, window_start, hits, created_at, updated_at) VALUES ($1, $2, 1, $3, $3) \
+         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1, updated_at = $3 \
+         RETURNING hits",
+        vec![bucket.into(), window_start.into(), now.into()],
+    );
+    let hits: i32 = match db.query_one_raw(stmt).await? {
+        Some(row) => row.try_get("", "hits")?,
+        None => 1,
+    };
+    if hits > limit.max {
+        Ok(Some(
+            (window_start + limit.window_secs - epoch).max(1) as u64
+        ))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Forgets windows that ended more than a day ago.
+pub async fn prune(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let cutoff = Utc::now().timestamp() - 86_400;
+    db.execute_raw(statement(
+        db.get_database_backend(),
+        "DELETE FROM rate_limits WHERE window_start < $1",
+        vec![cutoff.into()],
+    ))
+    .await?;
+    Ok(())
+}

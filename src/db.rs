@@ -1,0 +1,81 @@
+//! Database connection: SQLite (embedded default) or PostgreSQL from one code base.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    Statement,
+};
+
+use crate::settings::Settings;
+
+pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
+    if settings.is_sqlite() {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|e| {
+            DbErr::Custom(format!(
+                "cannot create data dir {}: {e}",
+                settings.data_dir.display()
+            ))
+        })?;
+    }
+    let mut options = ConnectOptions::new(settings.database_url.clone());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        // A connection that died with its server (a PostgreSQL restart) is
+        // noticed before use instead of failing a request.
+        .test_before_acquire(true)
+        // SQLite has one writer, so a few connections suffice; PostgreSQL scales further.
+        .max_connections(if settings.is_sqlite() { 8 } else { 20 })
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                // FULL: an acknowledged write survives power loss, not just a crash.
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    Database::connect(options).await
+}
+
+/// Runs a statement written with `$1`-style placeholders on either backend.
+pub fn statement(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    let sql = match backend {
+        DatabaseBackend::Postgres => sql.to_owned(),
+        _ => sqlite_placeholders(sql),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+fn sqlite_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                out.push(chars.next().unwrap_or_default());
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// True when the database answers: used by the readiness probe.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.execute_unprepared("SELECT 1").await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn postgres_placeholders_become_numbered_sqlite_ones() {
+        assert_eq!(
+            super::sqlite_placeholders("UPDATE t SET a = $1 WHERE b = $2 AND c = '$'"),
+            "UPDATE t SET a = ?1 WHERE b = ?2 AND c = '$'"
+        );
+    }
+}

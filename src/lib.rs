@@ -1,0 +1,18 @@
+//! HealthTech Hub: the HealthTech Advisory Board's ideas hub and consultation platform.
+
+pub mod api;
+pub mod app_state;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod db;
+pub mod demo;
+pub mod email;
+pub mod error;
+pub mod health;
+pub mod organisations;
+pub mod pages;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+pub mod web;

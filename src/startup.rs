@@ -1,0 +1,218 @@
+//! Builds the application: database, migrations, routes, listener and workers.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use entity::server_keys;
+use migration::{Migrator, MigratorTrait};
+use poem::endpoint::StaticFilesEndpoint;
+use poem::listener::TcpAcceptor;
+use poem::{Endpoint, EndpointExt, Route, Server, get, post};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{DatabaseConnection, EntityTrait, Set};
+use tokio::sync::watch;
+
+use crate::app_state::AppState;
+use crate::auth::crypto::ServerKey;
+use crate::auth::pages as auth_pages;
+use crate::email::transport::Mailer;
+use crate::settings::Settings;
+use crate::web::headers;
+use crate::web::pipeline::Pipeline;
+use crate::{api, db, health, organisations, pages};
+
+pub struct Application {
+    state: AppState,
+    acceptor: TcpAcceptor,
+    mailer: Mailer,
+    port: u16,
+}
+
+impl Application {
+    /// Connects, migrates, seeds the register and binds the listener (port 0
+    /// picks a free port, which tests use).
+    pub async fn build(settings: Settings, mailer: Mailer) -> anyhow::Result<Self> {
+        let db = db::connect(&settings).await.with_context(|| {
+            format!(
+                "cannot connect to the database {}",
+                crate::settings::redact_url(&settings.database_url)
+            )
+        })?;
+        Migrator::up(&db, None)
+            .await
+            .context("database migrations failed")?;
+        organisations::seed(&db)
+            .await
+            .context("seeding the organisation register failed")?;
+        let key = server_key(&db).await?;
+        if !settings.assets_dir.join("nhsuk").exists() {
+            tracing::warn!(dir = %settings.assets_dir.display(), "front-end assets are missing: run `npm run build` in frontend/");
+        }
+        let state = AppState::new(db, settings, key);
+        let listener = tokio::net::TcpListener::bind(state.settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", state.settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let acceptor = TcpAcceptor::from_tokio(listener)?;
+        Ok(Self {
+            state,
+            acceptor,
+            mailer,
+            port,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish
+    /// and stops the workers cleanly.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = tokio::spawn(crate::email::worker::run(
+            self.state.clone(),
+            self.mailer,
+            stop_rx,
+        ));
+        let app = routes(self.state.clone());
+        tracing::info!(port = self.port, "HealthTech Hub is listening");
+        let served = Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(30)))
+            .await;
+        let _ = stop_tx.send(true);
+        let _ = worker.await;
+        tracing::info!("HealthTech Hub stopped");
+        served.context("the web server failed")
+    }
+}
+
+/// The HMAC key, created once and shared through the database by every replica.
+async fn server_key(db: &DatabaseConnection) -> anyhow::Result<ServerKey> {
+    const NAME: &str = "hmac";
+    let now = Utc::now();
+    server_keys::Entity::insert(server_keys::ActiveModel {
+        name: Set(NAME.to_owned()),
+        value: Set(ServerKey::generate_encoded()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(server_keys::Column::Name)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    let stored = server_keys::Entity::find_by_id(NAME.to_owned())
+        .one(db)
+        .await?
+        .context("server key missing")?;
+    ServerKey::from_encoded(&stored.value).context("the stored server key is malformed")
+}
+
+pub fn routes(state: AppState) -> impl Endpoint {
+    let api = api::service();
+    let docs_csp = docs_csp(&api.swagger_ui_html());
+    Route::new()
+        .at("/", get(pages::home))
+        .at(
+            "/sign-in",
+            get(auth_pages::sign_in_form).post(auth_pages::sign_in_submit),
+        )
+        .at("/sign-in/check-email", get(auth_pages::check_email))
+        .at(
+            "/sign-in/link",
+            get(auth_pages::link_form).post(auth_pages::link_submit),
+        )
+        .at("/sign-out", post(auth_pages::sign_out))
+        .at("/signed-out", get(auth_pages::signed_out))
+        .at(
+            "/profile",
+            get(auth_pages::profile_form).post(auth_pages::profile_submit),
+        )
+        .at(
+            "/account/tokens",
+            get(auth_pages::tokens_list).post(auth_pages::tokens_create),
+        )
+        .at(
+            "/account/tokens/:id/revoke",
+            post(auth_pages::tokens_revoke),
+        )
+        .at("/admin/users", get(auth_pages::admin_users))
+        .at("/admin/users/:id/role", post(auth_pages::admin_change_role))
+        .at("/admin/emails", get(pages::failed_emails))
+        .at("/accessibility", get(pages::accessibility))
+        .at("/privacy", get(pages::privacy))
+        .at("/problems/:slug", get(pages::problem))
+        .at("/health/live", get(health::live))
+        .at("/health/ready", get(health::ready))
+        .nest(
+            "/assets",
+            StaticFilesEndpoint::new(state.settings.assets_dir.clone()),
+        )
+        .at("/api/v1/openapi.json", api.spec_endpoint())
+        .at("/api/docs", api.swagger_ui())
+        .nest("/api", api)
+        .with(Pipeline {
+            state: state.clone(),
+            page_csp: headers::page_csp(),
+            docs_csp,
+        })
+        .data(state)
+}
+
+/// The API docs page inlines its script and styles: allow exactly those by
+/// hash rather than allowing inline code.
+fn docs_csp(html: &str) -> String {
+    let blocks = |tag: &str| -> Vec<String> {
+        let open = format!("<{tag}");
+        let close = format!("</{tag}>");
+        html.match_indices(&open)
+            .filter_map(|(start, _)| {
+                let body_start = start + html[start..].find('>')? + 1;
+                let body_end = body_start + html[body_start..].find(&close)?;
+                let body = &html[body_start..body_end];
+                (!body.trim().is_empty()).then(|| headers::script_hash(body))
+            })
+            .collect()
+    };
+    format!(
+        "default-src 'self'; script-src 'self' {}; style-src 'self' {}; img-src 'self' data:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        blocks("script").join(" "),
+        blocks("style").join(" ")
+    )
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,9 @@
+//! What every HTTP request goes through, and what every page shares.
+
+pub mod body;
+pub mod cookies;
+pub mod csrf;
+pub mod forms;
+pub mod headers;
+pub mod page;
+pub mod pipeline;
