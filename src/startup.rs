@@ -50,12 +50,17 @@ impl Application {
         if !settings.assets_dir.join("nhsuk").exists() {
             tracing::warn!(dir = %settings.assets_dir.display(), "front-end assets are missing: run `npm run build` in frontend/");
         }
-        let state = AppState::new(db, settings, key);
-        let listener = tokio::net::TcpListener::bind(state.settings.listen)
+        let mut settings = settings;
+        let listener = tokio::net::TcpListener::bind(settings.listen)
             .await
-            .with_context(|| format!("cannot listen on {}", state.settings.listen))?;
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
+        // Listening on port 0 picks a free port: links in emails must name it.
+        if settings.public_url.port() == Some(0) {
+            let _ = settings.public_url.set_port(Some(port));
+        }
         let acceptor = TcpAcceptor::from_tokio(listener)?;
+        let state = AppState::new(db, settings, key);
         Ok(Self {
             state,
             acceptor,
@@ -161,7 +166,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
             StaticFilesEndpoint::new(state.settings.assets_dir.clone()),
         )
         .at("/api/v1/openapi.json", api.spec_endpoint())
-        .at("/api/docs", api.swagger_ui())
+        .nest("/api/docs", api.swagger_ui())
         .nest("/api", api)
         .with(Pipeline {
             state: state.clone(),

@@ -78,11 +78,12 @@ impl<E: Endpoint> Endpoint for PipelineEndpoint<E> {
                 caller = Some(resolved.clone());
                 csrf::check(&req, &body, &resolved, &state.key, is_api)?;
                 req.extensions_mut().insert(resolved);
-                self.inner
-                    .call(req)
-                    .await
-                    .map(IntoResponse::into_response)
-                    .map_err(AppError::from_poem)
+                match self.inner.call(req).await {
+                    Ok(resp) => Ok(resp.into_response()),
+                    // An operation's own error response (problem+json) is kept as it is.
+                    Err(err) if err.is_from_response() => Ok(err.into_response()),
+                    Err(err) => Err(AppError::from_poem(err)),
+                }
             }
             .await;
             (caller, outcome)
@@ -101,7 +102,7 @@ impl<E: Endpoint> Endpoint for PipelineEndpoint<E> {
                     _ => None,
                 };
                 let mut resp = if is_api {
-                    problem::response(&err, &path)
+                    problem::response(&err, &format!("urn:request:{id}"))
                 } else {
                     page::error_page(&err, &page::PageContext::new(&caller, &state.key))
                 };

@@ -1,0 +1,127 @@
+use hub::auth::domain::Role;
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+async fn problem(resp: reqwest::Response, status: u16, kind: &str) -> Value {
+    assert_eq!(resp.status(), status);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["type"], format!("/problems/{kind}"));
+    assert_eq!(body["status"], status);
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    body
+}
+
+#[tokio::test]
+async fn unknown_api_paths_and_bad_tokens_get_problem_json() {
+    let app = spawn_app().await;
+    problem(app.get("/api/v1/nothing-here").await, 404, "not-found").await;
+    let bad = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth("hth_forged")
+        .send()
+        .await
+        .expect("GET");
+    problem(bad, 401, "unauthorized").await;
+    let not_uuid = app
+        .client
+        .delete(app.url("/api/v1/tokens/not-a-uuid"))
+        .bearer_auth("x")
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(not_uuid.status(), 401, "authentication is checked first");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_json_and_missing_fields_get_a_400_problem() {
+    let app = spawn_app().await;
+    let token = app
+        .api_token_for("json@example.com", Role::Contributor)
+        .await;
+    let broken = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{\"name\": ")
+        .send()
+        .await
+        .expect("POST");
+    problem(broken, 400, "bad-request").await;
+    let missing = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "label": "x" }))
+        .send()
+        .await
+        .expect("POST");
+    problem(missing, 400, "bad-request").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversized_body_gets_413_on_the_api_and_on_pages() {
+    let app = spawn_app().await;
+    let token = app
+        .api_token_for("big@example.com", Role::Contributor)
+        .await;
+    let huge = format!(
+        "{{\"name\": \"{}\"}}",
+        "x".repeat(hub::web::body::MAX_BODY_BYTES + 10)
+    );
+    let resp = app
+        .client
+        .post(app.url("/api/v1/tokens"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(huge.clone())
+        .send()
+        .await
+        .expect("POST");
+    problem(resp, 413, "payload-too-large").await;
+    let page = app
+        .client
+        .post(app.url("/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(huge)
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(page.status(), 413);
+    assert!(page.text().await.expect("body").contains("too large"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_docs_are_served() {
+    let app = spawn_app().await;
+    let spec: Value = app
+        .get("/api/v1/openapi.json")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(spec["paths"]["/v1/me"]["get"].is_object());
+    assert!(spec["paths"]["/v1/tokens"]["post"]["responses"]["422"]["content"]["application/problem+json"].is_object());
+    let docs = app.get("/api/docs").await;
+    assert_eq!(docs.status(), 200);
+    let problem_page = app.get_html("/problems/validation").await;
+    assert!(problem_page.contains("Validation failed"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_pages_get_the_nhs_404_page() {
+    let app = spawn_app().await;
+    let resp = app.get("/no/such/page").await;
+    assert_eq!(resp.status(), 404);
+    let html = resp.text().await.expect("body");
+    assert!(html.contains("<h1>Page not found</h1>"));
+    assert!(html.contains("Page not found – HealthTech Hub"));
+    app.stop().await;
+}

@@ -1,0 +1,136 @@
+use std::process::Command;
+
+use crate::helpers::{Options, fresh_database_url, spawn_app_with, temp_dir};
+
+fn hub(data_dir: &std::path::Path, database_url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_hub"))
+        .args(args)
+        .env("HUB_DATA_DIR", data_dir)
+        .env("HUB_DATABASE_URL", database_url)
+        .env_remove("HUB_SMTP_URL")
+        .output()
+        .expect("run hub")
+}
+
+#[tokio::test]
+async fn the_first_admin_and_an_operator_token_are_made_from_the_command_line() {
+    let dir = temp_dir();
+    let url = fresh_database_url(&dir).await;
+    let added = hub(
+        &dir,
+        &url,
+        &[
+            "users",
+            "add",
+            "--email",
+            "First.Admin@Example.nhs.uk",
+            "--role",
+            "admin",
+            "--name",
+            "First Admin",
+        ],
+    );
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let created = hub(
+        &dir,
+        &url,
+        &[
+            "tokens",
+            "create",
+            "--email",
+            "first.admin@example.nhs.uk",
+            "--name",
+            "Operator",
+        ],
+    );
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let token = String::from_utf8(created.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+
+    let app = spawn_app_with(Options {
+        database_url: Some(url.clone()),
+        data_dir: Some(dir.clone()),
+        ..Options::default()
+    })
+    .await;
+    let me: serde_json::Value = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["role"], "admin");
+    assert_eq!(me["display_name"], "First Admin");
+    app.stop().await;
+
+    let missing = hub(
+        &dir,
+        &url,
+        &[
+            "tokens",
+            "create",
+            "--email",
+            "nobody@example.nhs.uk",
+            "--name",
+            "x",
+        ],
+    );
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no account for nobody@example.nhs.uk")
+    );
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_with_its_name() {
+    let dir = temp_dir();
+    let out = Command::new(env!("CARGO_BIN_EXE_hub"))
+        .args(["migrate"])
+        .env("HUB_DATA_DIR", &dir)
+        .env("HUB_LISTN", "127.0.0.1:1")
+        .output()
+        .expect("run hub");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HUB_LISTN"));
+}
+
+#[test]
+fn every_command_has_help_and_openapi_prints_the_spec() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["users", "add", "--help"],
+        &["tokens", "create", "--help"],
+        &["migrate", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_hub"))
+            .args(args)
+            .output()
+            .expect("run hub");
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_hub"))
+        .arg("openapi")
+        .output()
+        .expect("run hub");
+    let spec: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the spec is JSON");
+    assert_eq!(spec["info"]["title"], "HealthTech Hub API");
+}

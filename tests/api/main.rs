@@ -1,0 +1,14 @@
+//! Integration tests: one binary, one file per capability. Each test gets
+//! its own application on a free port with its own database: a fresh SQLite
+//! file, or a fresh PostgreSQL database when HUB_TEST_DATABASE_URL is set.
+
+mod accounts;
+mod admin;
+mod api_errors;
+mod cli;
+mod email;
+mod health;
+mod helpers;
+mod sign_in;
+mod smtp_sink;
+mod tokens;
