@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
-    Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, Statement, TransactionTrait,
 };
 
 use crate::settings::Settings;
@@ -37,6 +37,20 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
                 .busy_timeout(Duration::from_secs(10))
         });
     Database::connect(options).await
+}
+
+/// Begins a transaction that will write. On SQLite a plain `BEGIN` reads
+/// first and fails with "database is locked" when it later needs to write
+/// after another connection has written; taking the write lock up front
+/// makes it wait for its turn (the busy timeout) instead.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if db.get_database_backend() == DatabaseBackend::Sqlite {
+        // An UPDATE takes the write lock when it starts, even if it matches nothing.
+        txn.execute_unprepared("UPDATE server_keys SET name = name WHERE 1 = 0")
+            .await?;
+    }
+    Ok(txn)
 }
 
 /// Runs a statement written with `$1`-style placeholders on either backend.

@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use entity::{api_tokens, login_tokens, organisations, sessions, users};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -46,7 +46,7 @@ pub async fn request_sign_in(
     let now = Utc::now();
     let link = state.settings.link(&format!("/sign-in/link?token={token}"));
     let message = templates::sign_in(email.as_str(), &link, LINK_LIFETIME.num_minutes())?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let row = login_tokens::ActiveModel {
         id: Set(Uuid::now_v7()),
         email: Set(email.as_str().to_owned()),
@@ -105,7 +105,7 @@ pub async fn sign_in_with_link(
         return Ok(Err(problem));
     }
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     // Claim the link atomically: of two concurrent uses, exactly one updates it.
     let claimed = login_tokens::Entity::update_many()
         .col_expr(
@@ -229,7 +229,7 @@ pub async fn upsert_user(
     role: Role,
     name: Option<String>,
 ) -> Result<users::Model, AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let existing = users::Entity::find()
         .filter(users::Column::Email.eq(email.as_str()))
         .one(&txn)
@@ -325,7 +325,7 @@ pub async fn update_profile(
         return Err(AppError::Validation(errors));
     }
 
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     // An ODS code ties the person to the register; an unknown code is kept as
     // typed so that the board can add the organisation later.
     let registered = match &ods {
@@ -396,7 +396,7 @@ pub async fn change_role(
     target_id: Uuid,
     role: Role,
 ) -> Result<users::Model, AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let target = users::Entity::find_by_id(target_id)
         .one(&txn)
         .await?
@@ -460,7 +460,7 @@ pub async fn create_api_token(
     name: &str,
 ) -> Result<NewApiToken, AppError> {
     let name = parse_token_name(name)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let live = api_tokens::Entity::find()
         .filter(api_tokens::Column::UserId.eq(user.id))
         .filter(api_tokens::Column::RevokedAt.is_null())
@@ -523,7 +523,7 @@ pub async fn revoke_api_token(
     user: &users::Model,
     token_id: Uuid,
 ) -> Result<(), AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let token = api_tokens::Entity::find_by_id(token_id)
         .filter(api_tokens::Column::UserId.eq(user.id))
         .filter(api_tokens::Column::RevokedAt.is_null())

@@ -17,21 +17,9 @@ async fn problem(resp: reqwest::Response, status: u16, kind: &str) -> Value {
 async fn unknown_api_paths_and_bad_tokens_get_problem_json() {
     let app = spawn_app().await;
     problem(app.get("/api/v1/nothing-here").await, 404, "not-found").await;
-    let bad = app
-        .client
-        .get(app.url("/api/v1/me"))
-        .bearer_auth("hth_forged")
-        .send()
-        .await
-        .expect("GET");
+    let bad = app.api_get("/api/v1/me", "hth_forged").await;
     problem(bad, 401, "unauthorized").await;
-    let not_uuid = app
-        .client
-        .delete(app.url("/api/v1/tokens/not-a-uuid"))
-        .bearer_auth("x")
-        .send()
-        .await
-        .expect("DELETE");
+    let not_uuid = app.api_delete("/api/v1/tokens/not-a-uuid", "x").await;
     assert_eq!(not_uuid.status(), 401, "authentication is checked first");
     app.stop().await;
 }
@@ -53,13 +41,12 @@ async fn malformed_json_and_missing_fields_get_a_400_problem() {
         .expect("POST");
     problem(broken, 400, "bad-request").await;
     let missing = app
-        .client
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({ "label": "x" }))
-        .send()
-        .await
-        .expect("POST");
+        .api_post(
+            "/api/v1/tokens",
+            &token,
+            &serde_json::json!({ "label": "x" }),
+        )
+        .await;
     problem(missing, 400, "bad-request").await;
     app.stop().await;
 }

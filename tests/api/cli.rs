@@ -64,12 +64,8 @@ async fn the_first_admin_and_an_operator_token_are_made_from_the_command_line() 
     })
     .await;
     let me: serde_json::Value = app
-        .client
-        .get(app.url("/api/v1/me"))
-        .bearer_auth(&token)
-        .send()
+        .api_get("/api/v1/me", &token)
         .await
-        .expect("GET")
         .json()
         .await
         .expect("json");

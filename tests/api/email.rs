@@ -172,13 +172,7 @@ async fn after_the_last_attempt_an_email_is_kept_as_failed_and_listed_for_admins
     let admin_token = app
         .api_token_for("ops-admin@example.nhs.uk", hub::auth::domain::Role::Admin)
         .await;
-    let page = app
-        .client
-        .get(app.url("/admin/emails"))
-        .bearer_auth(admin_token)
-        .send()
-        .await
-        .expect("GET");
+    let page = app.api_get("/admin/emails", &admin_token).await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.expect("body");
     assert!(html.contains("lost@example.nhs.uk") && html.contains("Undeliverable"));

@@ -24,13 +24,7 @@ async fn an_unreachable_database_gives_503_on_readiness_pages_and_the_api() {
     let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), 503);
 
-    let api = app
-        .client
-        .get(app.url("/api/v1/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("GET");
+    let api = app.api_get("/api/v1/me", &token).await;
     assert_eq!(api.status(), 503);
     assert_eq!(api.headers()["content-type"], "application/problem+json");
     let problem: serde_json::Value = api.json().await.expect("json");

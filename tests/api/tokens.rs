@@ -24,12 +24,8 @@ async fn a_token_created_on_the_page_is_shown_once_and_works_until_revoked() {
     assert!(token.starts_with("hth_"));
 
     let me: Value = app
-        .client
-        .get(app.url("/api/v1/me"))
-        .bearer_auth(&token)
-        .send()
+        .api_get("/api/v1/me", &token)
         .await
-        .expect("GET")
         .json()
         .await
         .expect("json");
@@ -53,13 +49,7 @@ async fn a_token_created_on_the_page_is_shown_once_and_works_until_revoked() {
         )
         .await;
     assert_eq!(revoke.status(), 303);
-    let after = app
-        .client
-        .get(app.url("/api/v1/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("GET");
+    let after = app.api_get("/api/v1/me", &token).await;
     assert_eq!(after.status(), 401);
     app.stop().await;
 }
@@ -71,24 +61,19 @@ async fn the_api_creates_lists_and_revokes_tokens() {
         .api_token_for("integrator@example.com", Role::Contributor)
         .await;
     let created = app
-        .client
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&token)
-        .json(&json!({ "name": "Nightly export" }))
-        .send()
-        .await
-        .expect("POST");
+        .api_post(
+            "/api/v1/tokens",
+            &token,
+            &json!({ "name": "Nightly export" }),
+        )
+        .await;
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.expect("json");
     let second = created["token"].as_str().expect("token").to_owned();
 
     let list: Value = app
-        .client
-        .get(app.url("/api/v1/tokens"))
-        .bearer_auth(&second)
-        .send()
+        .api_get("/api/v1/tokens", &second)
         .await
-        .expect("GET")
         .json()
         .await
         .expect("json");
@@ -109,23 +94,10 @@ async fn the_api_creates_lists_and_revokes_tokens() {
 
     let id = created["id"].as_str().expect("id");
     let revoked = app
-        .client
-        .delete(app.url(&format!("/api/v1/tokens/{id}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("DELETE");
+        .api_delete(&format!("/api/v1/tokens/{id}"), &token)
+        .await;
     assert_eq!(revoked.status(), 204);
-    assert_eq!(
-        app.client
-            .get(app.url("/api/v1/me"))
-            .bearer_auth(&second)
-            .send()
-            .await
-            .expect("GET")
-            .status(),
-        401
-    );
+    assert_eq!(app.api_get("/api/v1/me", &second).await.status(), 401);
     app.stop().await;
 }
 
@@ -135,34 +107,17 @@ async fn nobody_can_revoke_another_persons_token() {
     let mine = app.api_token_for("a@example.com", Role::Contributor).await;
     let theirs = app.api_token_for("b@example.com", Role::Admin).await;
     let list: Value = app
-        .client
-        .get(app.url("/api/v1/tokens"))
-        .bearer_auth(&theirs)
-        .send()
+        .api_get("/api/v1/tokens", &theirs)
         .await
-        .expect("GET")
         .json()
         .await
         .expect("json");
     let their_id = list[0]["id"].as_str().expect("id").to_owned();
     let resp = app
-        .client
-        .delete(app.url(&format!("/api/v1/tokens/{their_id}")))
-        .bearer_auth(&mine)
-        .send()
-        .await
-        .expect("DELETE");
+        .api_delete(&format!("/api/v1/tokens/{their_id}"), &mine)
+        .await;
     assert_eq!(resp.status(), 404);
-    assert_eq!(
-        app.client
-            .get(app.url("/api/v1/me"))
-            .bearer_auth(&theirs)
-            .send()
-            .await
-            .expect("GET")
-            .status(),
-        200
-    );
+    assert_eq!(app.api_get("/api/v1/me", &theirs).await.status(), 200);
     app.stop().await;
 }
 
@@ -171,13 +126,8 @@ async fn a_bad_token_name_gets_problem_json_with_a_field_error() {
     let app = spawn_app().await;
     let token = app.api_token_for("c@example.com", Role::Contributor).await;
     let resp = app
-        .client
-        .post(app.url("/api/v1/tokens"))
-        .bearer_auth(&token)
-        .json(&json!({ "name": "  " }))
-        .send()
-        .await
-        .expect("POST");
+        .api_post("/api/v1/tokens", &token, &json!({ "name": "  " }))
+        .await;
     assert_eq!(resp.status(), 422);
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let problem: Value = resp.json().await.expect("json");
