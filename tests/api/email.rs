@@ -4,7 +4,9 @@ use entity::email_outbox;
 use hub::email::{OutgoingEmail, enqueue};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use crate::helpers::{Options, decode_quoted_printable, sign_in_link, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Options, TestApp, decode_quoted_printable, sign_in_link, spawn_app, spawn_app_with,
+};
 use crate::smtp_sink::SmtpSink;
 
 async fn wait_until(mut check: impl AsyncFnMut() -> bool, what: &str) {
@@ -15,6 +17,31 @@ async fn wait_until(mut check: impl AsyncFnMut() -> bool, what: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// An app whose SMTP server is down: its URL names a port nothing listens on
+/// (reserved, then freed), where a test may later start one.
+async fn spawn_with_smtp_down(extra: &[(&str, &str)]) -> (TestApp, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut env = vec![
+        (
+            "HUB_SMTP_URL".to_owned(),
+            format!("smtp://127.0.0.1:{port}?tls=none"),
+        ),
+        ("HUB_EMAIL_RETRY_BASE_SECONDS".to_owned(), "1".to_owned()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let app = spawn_app_with(Options {
+        env,
+        real_mailer: true,
+        ..Options::default()
+    })
+    .await;
+    (app, port)
 }
 
 #[tokio::test]
@@ -57,24 +84,7 @@ async fn a_sign_in_link_arrives_over_real_smtp_and_works() {
 
 #[tokio::test]
 async fn when_smtp_is_down_emails_are_retried_and_delivered_once_it_returns() {
-    // Reserve a port, then free it: nothing listens there until the sink starts.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let app = spawn_app_with(Options {
-        env: vec![
-            (
-                "HUB_SMTP_URL".into(),
-                format!("smtp://127.0.0.1:{port}?tls=none"),
-            ),
-            ("HUB_EMAIL_RETRY_BASE_SECONDS".into(), "1".into()),
-        ],
-        real_mailer: true,
-        ..Options::default()
-    })
-    .await;
+    let (app, port) = spawn_with_smtp_down(&[]).await;
     app.post_form(
         "/sign-in",
         "/sign-in",
@@ -119,24 +129,7 @@ async fn when_smtp_is_down_emails_are_retried_and_delivered_once_it_returns() {
 
 #[tokio::test]
 async fn after_the_last_attempt_an_email_is_kept_as_failed_and_listed_for_admins() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let app = spawn_app_with(Options {
-        env: vec![
-            (
-                "HUB_SMTP_URL".into(),
-                format!("smtp://127.0.0.1:{port}?tls=none"),
-            ),
-            ("HUB_EMAIL_MAX_ATTEMPTS".into(), "2".into()),
-            ("HUB_EMAIL_RETRY_BASE_SECONDS".into(), "1".into()),
-        ],
-        real_mailer: true,
-        ..Options::default()
-    })
-    .await;
+    let (app, _) = spawn_with_smtp_down(&[("HUB_EMAIL_MAX_ATTEMPTS", "2")]).await;
     enqueue(
         &app.db,
         "test:undeliverable",
