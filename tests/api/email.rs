@@ -19,6 +19,26 @@ async fn wait_until(mut check: impl AsyncFnMut() -> bool, what: &str) {
     panic!("timed out waiting for {what}");
 }
 
+/// Waits until the (only) outbox row satisfies `check`.
+async fn wait_for_outbox_row(
+    app: &TestApp,
+    check: impl Fn(&email_outbox::Model) -> bool,
+    what: &str,
+) {
+    wait_until(
+        async || {
+            email_outbox::Entity::find()
+                .one(&app.db)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|r| check(&r))
+        },
+        what,
+    )
+    .await;
+}
+
 /// An app whose SMTP server is down: its URL names a port nothing listens on
 /// (reserved, then freed), where a test may later start one.
 async fn spawn_with_smtp_down(extra: &[(&str, &str)]) -> (TestApp, u16) {
@@ -91,15 +111,9 @@ async fn when_smtp_is_down_emails_are_retried_and_delivered_once_it_returns() {
         &[("email", "patient@example.nhs.uk")],
     )
     .await;
-    wait_until(
-        async || {
-            email_outbox::Entity::find()
-                .one(&app.db)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|r| r.attempts >= 1 && r.status == "pending" && r.last_error.is_some())
-        },
+    wait_for_outbox_row(
+        &app,
+        |r| r.attempts >= 1 && r.status == "pending" && r.last_error.is_some(),
         "a failed first attempt",
     )
     .await;
@@ -109,18 +123,7 @@ async fn when_smtp_is_down_emails_are_retried_and_delivered_once_it_returns() {
         "delivery after SMTP returns",
     )
     .await;
-    wait_until(
-        async || {
-            email_outbox::Entity::find()
-                .one(&app.db)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|r| r.status == "sent")
-        },
-        "the row to be marked sent",
-    )
-    .await;
+    wait_for_outbox_row(&app, |r| r.status == "sent", "the row to be marked sent").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(sink.received().len(), 1, "delivered exactly once");
     app.stop().await;
@@ -143,18 +146,7 @@ async fn after_the_last_attempt_an_email_is_kept_as_failed_and_listed_for_admins
     )
     .await
     .expect("enqueue");
-    wait_until(
-        async || {
-            email_outbox::Entity::find()
-                .one(&app.db)
-                .await
-                .ok()
-                .flatten()
-                .is_some_and(|r| r.status == "failed")
-        },
-        "the email to fail for good",
-    )
-    .await;
+    wait_for_outbox_row(&app, |r| r.status == "failed", "the email to fail for good").await;
     let row = email_outbox::Entity::find()
         .one(&app.db)
         .await
