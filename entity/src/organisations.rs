@@ -7,7 +7,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub name: String,
-    /// acute | mental_health | community | ambulance | icb | gp | supplier | other
+    /// trust | acute | mental_health | community | ambulance | icb | gp | supplier | other
     pub kind: String,
     #[sea_orm(unique)]
     pub ods_code: Option<String>,
