@@ -1,6 +1,6 @@
 //! The `hub` command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -9,6 +9,7 @@ use migration::{Migrator, MigratorTrait};
 use crate::auth::domain::{EmailAddress, Role};
 use crate::auth::service;
 use crate::email::transport::Mailer;
+use crate::organisations::import;
 use crate::settings::Settings;
 use crate::startup::{Application, shutdown_signal};
 use crate::{db, demo};
@@ -47,8 +48,32 @@ pub enum Command {
         #[command(subcommand)]
         command: TokensCommand,
     },
+    /// Manage the organisation register
+    Organisations {
+        #[command(subcommand)]
+        command: OrganisationsCommand,
+    },
     /// Print the OpenAPI document of the JSON API
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrganisationsCommand {
+    /// Import organisations from an NHS ODS CSV file (such as etr.csv, NHS trusts), with progress
+    Import {
+        /// The CSV file: an ODS download (no header row) or a CSV whose header names ods_code and name
+        file: PathBuf,
+        /// What the file lists: trust, icb, gp, acute, mental_health, community, ambulance, supplier or other
+        #[arg(long, default_value = import::DEFAULT_KIND, value_parser = kind_arg)]
+        kind: &'static str,
+    },
+}
+
+fn kind_arg(raw: &str) -> Result<&'static str, String> {
+    import::parse_kind(raw).ok_or_else(|| {
+        let kinds: Vec<&str> = import::KINDS.iter().map(|(value, _)| *value).collect();
+        format!("must be one of: {}", kinds.join(", "))
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,7 +172,87 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", created.token);
             Ok(())
         }
+        Command::Organisations {
+            command: OrganisationsCommand::Import { file, kind },
+        } => {
+            let conn = migrated(&settings).await?;
+            import_organisations(&conn, &file, kind).await
+        }
         Command::Openapi => Ok(()),
+    }
+}
+
+/// Runs an import in this process, with a progress bar on stderr (when it
+/// is a terminal), then prints the counts and the rejected rows.
+async fn import_organisations(
+    conn: &sea_orm::DatabaseConnection,
+    file: &Path,
+    kind: &'static str,
+) -> anyhow::Result<()> {
+    let shown = file.display();
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {shown}"))?
+        .len();
+    if usize::try_from(size).map_or(true, |size| size > import::MAX_FILE_BYTES) {
+        anyhow::bail!("{shown}: {}", import::FileProblem::TooLarge);
+    }
+    let bytes = tokio::fs::read(file)
+        .await
+        .with_context(|| format!("cannot read {shown}"))?;
+    let (source, parsed) = import::prepare(&bytes, kind)
+        .await
+        .map_err(|problem| anyhow::anyhow!("{shown}: {problem}"))?;
+    let file_name = file
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let new = import::NewImport {
+        created_by: None,
+        file_name: &file_name,
+        kind,
+        source,
+    };
+    let started = import::create(conn, new, &parsed, import::Start::Now, None).await?;
+    let bar = indicatif::ProgressBar::new(u64::try_from(started.total_rows).unwrap_or(0));
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {human_pos}/{human_len} rows, {eta} left")
+    {
+        bar.set_style(style);
+    }
+    let finished = import::run_started(conn, started, |progress| {
+        bar.set_position(u64::try_from(progress.processed_rows).unwrap_or(0));
+    })
+    .await?;
+    bar.finish_and_clear();
+    let finished = finished
+        .context("another hub process took this import over; see it on the Organisations page")?;
+    println!(
+        "{}: {} rows, {} created, {} updated, {} rejected.",
+        finished.file_name,
+        finished.total_rows,
+        finished.created_count,
+        finished.updated_count,
+        finished.rejected_count
+    );
+    let report = import::Report::of(&finished);
+    if !report.rows.is_empty() {
+        println!("Rejected rows:");
+        for row in &report.rows {
+            println!(
+                "  line {}: {:?} {:?}: {}",
+                row.line, row.ods_code, row.name, row.reason
+            );
+        }
+        let not_listed = usize::try_from(finished.rejected_count)
+            .unwrap_or(0)
+            .saturating_sub(report.rows.len());
+        if not_listed > 0 {
+            println!("  and {not_listed} more.");
+        }
+    }
+    match finished.error {
+        Some(error) => anyhow::bail!("{error}"),
+        None => Ok(()),
     }
 }
 

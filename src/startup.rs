@@ -18,7 +18,10 @@ use crate::app_state::AppState;
 use crate::auth::crypto::ServerKey;
 use crate::auth::pages as auth_pages;
 use crate::email::transport::Mailer;
+use crate::ideas::pages as idea_pages;
+use crate::reports::pages as report_pages;
 use crate::settings::Settings;
+use crate::submissions::pages as submission_pages;
 use crate::web::headers;
 use crate::web::pipeline::Pipeline;
 use crate::{api, db, health, organisations, pages};
@@ -46,6 +49,9 @@ impl Application {
         organisations::seed(&db)
             .await
             .context("seeding the organisation register failed")?;
+        crate::ideas::themes::seed(&db)
+            .await
+            .context("seeding the themes failed")?;
         let key = server_key(&db).await?;
         if !settings.assets_dir.join("nhsuk").exists() {
             tracing::warn!(dir = %settings.assets_dir.display(), "front-end assets are missing: run `npm run build` in frontend/");
@@ -84,6 +90,11 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        // Resumes organisation imports that a stopped process left running.
+        let imports = tokio::spawn(organisations::import::worker(
+            self.state.db.clone(),
+            stop_rx.clone(),
+        ));
         let worker = tokio::spawn(crate::email::worker::run(
             self.state.clone(),
             self.mailer,
@@ -96,6 +107,7 @@ impl Application {
             .await;
         let _ = stop_tx.send(true);
         let _ = worker.await;
+        let _ = imports.await;
         tracing::info!("HealthTech Hub stopped");
         served.context("the web server failed")
     }
@@ -130,6 +142,46 @@ pub fn routes(state: AppState) -> impl Endpoint {
     let docs_csp = docs_csp(&api.swagger_ui_html());
     Route::new()
         .at("/", get(pages::home))
+        .at("/ideas", get(idea_pages::list))
+        .at(
+            "/ideas/new",
+            get(idea_pages::new_form).post(idea_pages::new_submit),
+        )
+        .at("/ideas/:id", get(idea_pages::show))
+        .at("/ideas/:id/support", post(idea_pages::support_submit))
+        .at(
+            "/ideas/:id/support/withdraw",
+            post(idea_pages::withdraw_submit),
+        )
+        .at("/ideas/:id/comments", post(idea_pages::comment_submit))
+        .at(
+            "/ideas/:id/status",
+            get(idea_pages::status_form).post(idea_pages::status_submit),
+        )
+        .at(
+            "/comments/:id/edit",
+            get(idea_pages::comment_edit_form).post(idea_pages::comment_edit_submit),
+        )
+        .at(
+            "/comments/:id/hide",
+            get(idea_pages::comment_hide_form).post(idea_pages::comment_hide_submit),
+        )
+        .at(
+            "/board/themes",
+            get(idea_pages::themes).post(idea_pages::theme_create),
+        )
+        .at("/board/themes/:id", post(idea_pages::theme_update))
+        .at("/reports", get(report_pages::list))
+        .at(
+            "/reports/new",
+            get(report_pages::new_form).post(report_pages::new_submit),
+        )
+        .at("/reports/:id", get(report_pages::show))
+        .at(
+            "/reports/:id/status",
+            get(report_pages::status_form).post(report_pages::status_submit),
+        )
+        .at("/my-submissions", get(submission_pages::mine))
         .at(
             "/sign-in",
             get(auth_pages::sign_in_form).post(auth_pages::sign_in_submit),
@@ -156,6 +208,19 @@ pub fn routes(state: AppState) -> impl Endpoint {
         .at("/admin/users", get(auth_pages::admin_users))
         .at("/admin/users/:id/role", post(auth_pages::admin_change_role))
         .at("/admin/emails", get(pages::failed_emails))
+        .at("/admin/organisations", get(organisations::pages::register))
+        .at(
+            "/admin/organisations/imports",
+            post(organisations::pages::start_import),
+        )
+        .at(
+            "/admin/organisations/imports/:id",
+            get(organisations::pages::progress),
+        )
+        .at(
+            "/admin/organisations/imports/:id/rejected.csv",
+            get(organisations::pages::rejected_csv),
+        )
         .at("/accessibility", get(pages::accessibility))
         .at("/privacy", get(pages::privacy))
         .at("/problems/:slug", get(pages::problem))

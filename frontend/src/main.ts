@@ -3,5 +3,7 @@
 // logs why) unless the layout's inline script has put `nhsuk-frontend-supported`
 // on <body>, and it is a no-op on pages without `data-module` components.
 import { initAll } from 'nhsuk-frontend'
+import { followImportProgress } from './import-progress'
 
 initAll()
+followImportProgress()

@@ -2,25 +2,13 @@
 // signing in with JavaScript off and on, and zero axe violations on every page.
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { expectNoAxeViolations, extractLink, latestEmailTo, launchBrowser, newContext, offOriginRequests } from './support.mjs'
+import { expectNoAxeViolations, launchBrowser, newContext, offOriginRequests, signIn } from './support.mjs'
 
 let browser
 before(async () => {
   browser = await launchBrowser()
 })
 after(() => browser?.close())
-
-async function signIn(page, email) {
-  const started = Date.now()
-  await page.goto('/sign-in')
-  await page.getByLabel('Email address').fill(email)
-  await page.getByRole('button', { name: 'Email me a sign-in link' }).click()
-  await page.waitForURL('**/sign-in/check-email')
-  const message = await latestEmailTo(email, { after: started - 1000 })
-  const link = extractLink(message.text, '/sign-in/link')
-  await page.goto(link)
-  await page.getByRole('button', { name: 'Sign in' }).click()
-}
 
 test('signed-out pages pass axe with one h1 each', async () => {
   const context = await newContext(browser)

@@ -197,3 +197,17 @@ function decodeWords(value) {
     return new TextDecoder(words[0][1]).decode(Buffer.concat(bytes))
   })
 }
+
+// Signs in through the real journey: the form, the emailed link, the confirm button.
+export async function signIn(page, email) {
+  const started = Date.now()
+  await page.goto('/sign-in')
+  await page.getByLabel('Email address').fill(email)
+  await page.getByRole('button', { name: 'Email me a sign-in link' }).click()
+  await page.waitForURL('**/sign-in/check-email')
+  const message = await latestEmailTo(email, { after: started - 1000 })
+  const link = extractLink(message.text, '/sign-in/link')
+  await page.goto(link)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL((url) => !url.pathname.startsWith('/sign-in'))
+}

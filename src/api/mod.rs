@@ -6,19 +6,48 @@ pub mod problem;
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::auth::api::AccountApi;
+use crate::ideas::api::IdeasApi;
+use crate::organisations::api::OrganisationsApi;
+use crate::reports::api::ReportsApi;
+use crate::submissions::api::SubmissionsApi;
 
 #[derive(Tags)]
 pub enum ApiTags {
     /// The signed-in caller and their API tokens
     Account,
+    /// Ideas, their supporters and comments, and the themes they are filed under
+    Ideas,
+    /// Reports of places where best practice is not being followed
+    Reports,
+    /// The organisation register, and imports into it from NHS ODS files
+    Organisations,
 }
 
 pub const API_DESCRIPTION: &str = "The JSON API of HealthTech Hub. Authenticate with a personal API token \
 (create one on the API tokens page or with `hub tokens create`) sent as `Authorization: Bearer <token>`. \
 Every error is `application/problem+json` (RFC 9457) with a stable `type`; validation errors list each field in `errors`.";
 
-pub fn service() -> OpenApiService<AccountApi, ()> {
-    OpenApiService::new(AccountApi, "HealthTech Hub API", env!("CARGO_PKG_VERSION"))
-        .description(API_DESCRIPTION)
-        .server("/api")
+pub fn service() -> OpenApiService<
+    (
+        AccountApi,
+        SubmissionsApi,
+        IdeasApi,
+        ReportsApi,
+        OrganisationsApi,
+    ),
+    (),
+> {
+    OpenApiService::new(
+        (
+            AccountApi,
+            SubmissionsApi,
+            IdeasApi,
+            ReportsApi,
+            OrganisationsApi,
+        ),
+        "HealthTech Hub API",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(API_DESCRIPTION)
+    .server("/api")
 }

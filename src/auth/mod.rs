@@ -6,6 +6,7 @@ pub mod caller;
 pub mod crypto;
 pub mod domain;
 pub mod pages;
+pub mod people;
 pub mod policy;
 pub mod rate_limit;
 pub mod service;

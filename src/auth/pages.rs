@@ -16,14 +16,7 @@ use crate::app_state::AppState;
 use crate::error::AppError;
 use crate::web::cookies;
 use crate::web::forms::Errors;
-use crate::web::page::{PageContext, render, render_with_status};
-
-fn see_other(location: &str) -> Response {
-    Response::builder()
-        .status(StatusCode::SEE_OTHER)
-        .header(header::LOCATION, location)
-        .finish()
-}
+use crate::web::page::{PageContext, render, render_with_status, see_other};
 
 fn client_of(req: &Request) -> String {
     req.remote_addr()

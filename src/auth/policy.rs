@@ -17,6 +17,14 @@ pub enum Permission {
     ManageUsers,
     /// See failed emails and other operational state.
     ViewOperations,
+    /// Import organisations into the register.
+    ManageOrganisations,
+    /// Submit ideas and reports, support ideas, comment.
+    Contribute,
+    /// Change an idea's or a report's status, hide comments, see every report.
+    Triage,
+    /// Add, rename and retire the themes ideas are filed under.
+    ManageThemes,
 }
 
 pub fn role_of(user: &users::Model) -> Role {
@@ -25,8 +33,13 @@ pub fn role_of(user: &users::Model) -> Role {
 
 pub fn allows(role: Role, permission: Permission) -> bool {
     match permission {
-        Permission::ManageOwnAccount | Permission::ManageOwnTokens => true,
-        Permission::ManageUsers | Permission::ViewOperations => role == Role::Admin,
+        Permission::ManageOwnAccount | Permission::ManageOwnTokens | Permission::Contribute => true,
+        Permission::Triage | Permission::ManageThemes => {
+            matches!(role, Role::Board | Role::Admin)
+        }
+        Permission::ManageUsers | Permission::ViewOperations | Permission::ManageOrganisations => {
+            role == Role::Admin
+        }
     }
 }
 
@@ -49,6 +62,44 @@ pub fn can_see_board_content(caller: &Caller) -> bool {
         .is_some_and(|u| matches!(role_of(u), Role::Board | Role::Admin))
 }
 
+/// Whether the caller may see a best-practice report: board members and the
+/// person who reported it, nobody else.
+pub fn can_see_report(caller: &Caller, report: &entity::reports::Model) -> bool {
+    can_see_board_content(caller)
+        || caller
+            .user
+            .as_ref()
+            .is_some_and(|u| report.reporter_id == Some(u.id))
+}
+
+/// Whether the caller may learn who made a report: for a confidential
+/// report, board members only (and the reporter, who knows).
+pub fn can_see_reporter(caller: &Caller, report: &entity::reports::Model) -> bool {
+    can_see_board_content(caller)
+        || caller
+            .user
+            .as_ref()
+            .is_some_and(|u| report.reporter_id == Some(u.id))
+        || (!report.confidential && can_see_report(caller, report))
+}
+
+/// Whether the caller may edit a comment: its author, within the edit window.
+pub fn can_edit_comment(
+    caller: &Caller,
+    comment: &entity::comments::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    caller
+        .user
+        .as_ref()
+        .is_some_and(|u| comment.author_id == Some(u.id))
+        && comment.hidden_at.is_none()
+        && now - comment.created_at <= COMMENT_EDIT_WINDOW
+}
+
+/// How long an author may edit their comment.
+pub const COMMENT_EDIT_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +117,17 @@ mod tests {
             assert!(allows(role, Permission::ManageOwnAccount));
             assert!(allows(role, Permission::ManageOwnTokens));
         }
+    }
+
+    #[test]
+    fn only_the_board_triages_and_only_admins_import_organisations() {
+        assert!(allows(Role::Board, Permission::Triage));
+        assert!(allows(Role::Admin, Permission::Triage));
+        assert!(!allows(Role::Contributor, Permission::Triage));
+        assert!(allows(Role::Board, Permission::ManageThemes));
+        assert!(!allows(Role::Board, Permission::ManageOrganisations));
+        assert!(allows(Role::Admin, Permission::ManageOrganisations));
+        assert!(allows(Role::Contributor, Permission::Contribute));
     }
 
     #[test]

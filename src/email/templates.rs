@@ -35,3 +35,48 @@ pub fn sign_in(to: &str, link: &str, minutes: i64) -> Result<OutgoingEmail, AppE
         headers: Vec::new(),
     })
 }
+
+/// A public status update on an idea or a report.
+pub struct StatusUpdate<'a> {
+    pub subject: String,
+    /// "idea" or "report"
+    pub item: &'a str,
+    pub title: &'a str,
+    pub status: &'a str,
+    pub note: &'a str,
+    pub link: &'a str,
+    /// Why this person receives it, and how to stop.
+    pub why: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/status_update.txt")]
+struct StatusUpdateText<'a> {
+    update: &'a StatusUpdate<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "email/status_update.html")]
+struct StatusUpdateHtml<'a> {
+    update: &'a StatusUpdate<'a>,
+    note_html: String,
+}
+
+pub fn status_update(to: &str, update: &StatusUpdate<'_>) -> Result<OutgoingEmail, AppError> {
+    Ok(OutgoingEmail {
+        to: to.to_owned(),
+        subject: update.subject.clone(),
+        text: StatusUpdateText { update }
+            .render()
+            .map_err(AppError::internal)?,
+        html: Some(
+            StatusUpdateHtml {
+                update,
+                note_html: crate::markdown::render(update.note),
+            }
+            .render()
+            .map_err(AppError::internal)?,
+        ),
+        headers: Vec::new(),
+    })
+}

@@ -1,5 +1,10 @@
 //! The organisation register, seeded with the global digital exemplar trusts.
 
+pub mod api;
+pub mod import;
+pub mod pages;
+pub mod service;
+
 use chrono::Utc;
 use entity::organisations;
 use sea_orm::{

@@ -2,6 +2,7 @@
 //! HMAC of the session (or, before sign-in, of the anonymous cookie), so one
 //! site cannot forge them and no server-side store is needed.
 
+use bytes::Bytes;
 use poem::Request;
 use poem::http::Method;
 
@@ -22,9 +23,9 @@ pub fn is_unsafe(method: &Method) -> bool {
 
 /// Checks an unsafe request. API calls with a bearer token carry no ambient
 /// authority and need no token; anything that relies on cookies does.
-pub fn check(
+pub async fn check(
     req: &Request,
-    body: &[u8],
+    body: &Bytes,
     caller: &Caller,
     key: &ServerKey,
     is_api: bool,
@@ -35,12 +36,10 @@ pub fn check(
     if is_api && !matches!(caller.credential, Credential::Session { .. }) {
         return Ok(());
     }
-    let presented = req
-        .headers()
-        .get(HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| form_field(body, FORM_FIELD));
+    let presented = match req.headers().get(HEADER).and_then(|v| v.to_str().ok()) {
+        Some(header) => Some(header.to_owned()),
+        None => form_field(req, body).await,
+    };
     let (Some(binding), Some(presented)) = (caller.csrf_binding.as_deref(), presented) else {
         return Err(AppError::CsrfRejected);
     };
@@ -51,8 +50,65 @@ pub fn check(
     }
 }
 
-fn form_field(body: &[u8], name: &str) -> Option<String> {
-    url::form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+/// The token field of a form body: urlencoded, or multipart/form-data for
+/// forms that upload a file.
+async fn form_field(req: &Request, body: &Bytes) -> Option<String> {
+    match req.content_type().map(multer::parse_boundary) {
+        Some(Ok(boundary)) => multipart_field(body.clone(), boundary).await,
+        _ => url::form_urlencoded::parse(body)
+            .find(|(k, _)| k == FORM_FIELD)
+            .map(|(_, v)| v.into_owned()),
+    }
+}
+
+/// Forms put the token first, so this reads only the start of an upload.
+async fn multipart_field(body: Bytes, boundary: String) -> Option<String> {
+    let constraints =
+        multer::Constraints::new().size_limit(multer::SizeLimit::new().for_field(FORM_FIELD, 1024));
+    let stream = poem::Body::from(body).into_bytes_stream();
+    let mut form = multer::Multipart::with_constraints(stream, boundary, constraints);
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some(FORM_FIELD) {
+            return field.text().await.ok();
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn multipart(token_part: &str) -> Bytes {
+        Bytes::from(format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\ntrust\r\n\
+             {token_part}\
+             --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"etr.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\nRTH,Oxford\r\n--XyZ--\r\n"
+        ))
+    }
+
+    fn request(content_type: &str) -> Request {
+        Request::builder()
+            .method(Method::POST)
+            .content_type(content_type)
+            .finish()
+    }
+
+    #[tokio::test]
+    async fn the_token_is_found_in_a_multipart_upload() {
+        let body = multipart(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\nabc123\r\n",
+        );
+        let req = request("multipart/form-data; boundary=XyZ");
+        assert_eq!(form_field(&req, &body).await.as_deref(), Some("abc123"));
+        assert_eq!(form_field(&req, &multipart("")).await, None);
+    }
+
+    #[tokio::test]
+    async fn the_token_is_found_in_a_urlencoded_form() {
+        let req = request("application/x-www-form-urlencoded");
+        let body = Bytes::from_static(b"email=a%40b.nhs.uk&csrf_token=xyz");
+        assert_eq!(form_field(&req, &body).await.as_deref(), Some("xyz"));
+    }
 }

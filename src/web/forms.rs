@@ -36,3 +36,62 @@ impl From<Vec<FieldError>> for Errors {
         Self(v)
     }
 }
+
+/// A urlencoded form body with repeated fields kept (checkbox groups send one
+/// field per ticked box, which serde's form decoding cannot hold).
+#[derive(Debug, Default, Clone)]
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn parse(body: &[u8]) -> Self {
+        Fields(url::form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// The first value of `name`, or "" when it is absent.
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    /// Every value of `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Whether a checkbox called `name` was ticked.
+    pub fn ticked(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+}
+
+impl<'a> poem::FromRequest<'a> for Fields {
+    async fn from_request(
+        req: &'a poem::Request,
+        body: &mut poem::RequestBody,
+    ) -> poem::Result<Self> {
+        let bytes = bytes::Bytes::from_request(req, body).await?;
+        Ok(Fields::parse(&bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fields;
+
+    #[test]
+    fn repeated_fields_are_all_kept() {
+        let fields = Fields::parse(b"themes=a&themes=b&title=Hello+world&notify=on");
+        assert_eq!(fields.all("themes"), ["a", "b"]);
+        assert_eq!(fields.get("title"), "Hello world");
+        assert_eq!(fields.get("missing"), "");
+        assert!(fields.ticked("notify"));
+        assert!(!fields.ticked("other"));
+    }
+}

@@ -16,6 +16,8 @@ pub struct PageContext {
     pub signed_in: bool,
     pub user_name: String,
     pub is_admin: bool,
+    /// Board members and admins: triage links in the header.
+    pub is_board: bool,
     pub csrf_token: String,
     /// The inline script allowed by the Content-Security-Policy hash.
     pub body_script: &'static str,
@@ -30,10 +32,19 @@ impl PageContext {
                 .map(|u| u.display_name.clone().unwrap_or_else(|| u.email.clone()))
                 .unwrap_or_default(),
             is_admin: user.is_some_and(|u| policy::role_of(u) == Role::Admin),
+            is_board: policy::can_see_board_content(caller),
             csrf_token: caller.csrf_token(key),
             body_script: crate::web::headers::BODY_CLASS_SCRIPT,
         }
     }
+}
+
+/// The redirect after a successful POST.
+pub fn see_other(location: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(poem::http::header::LOCATION, location)
+        .finish()
 }
 
 pub fn render(template: &impl Template) -> Result<Html<String>, AppError> {

@@ -1,4 +1,4 @@
-//! The one path every request takes: request id, body limit, caller,
+//! The one path every request takes: request id, caller, body limit,
 //! CSRF check, then the handler; errors become an error page or
 //! problem+json; security headers and an access log line on the way out.
 
@@ -69,14 +69,15 @@ impl<E: Endpoint> Endpoint for PipelineEndpoint<E> {
         let (caller, outcome) = telemetry::with_request_id(id.clone(), async {
             let mut caller = None;
             let outcome: Result<Response, AppError> = async {
+                // The caller first: the body limit depends on who is asking.
+                let resolved = caller::resolve(&req, state).await?;
+                caller = Some(resolved.clone());
                 let body = if csrf::is_unsafe(&method) {
-                    body::buffer(&mut req, body::MAX_BODY_BYTES).await?
+                    body::buffer(&mut req, body::limit_for(&path, &resolved)).await?
                 } else {
                     bytes::Bytes::new()
                 };
-                let resolved = caller::resolve(&req, state).await?;
-                caller = Some(resolved.clone());
-                csrf::check(&req, &body, &resolved, &state.key, is_api)?;
+                csrf::check(&req, &body, &resolved, &state.key, is_api).await?;
                 req.extensions_mut().insert(resolved);
                 match self.inner.call(req).await {
                     Ok(resp) => Ok(resp.into_response()),

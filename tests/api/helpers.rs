@@ -153,6 +153,28 @@ impl TestApp {
             .expect("POST")
     }
 
+    /// Sends a JSON request with a bearer token and optional extra headers.
+    pub async fn api_send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("API request")
+    }
+
     /// Posts a form the way a browser would, with the CSRF token from `page`.
     pub async fn post_form(
         &self,

@@ -1,0 +1,170 @@
+// Browser journeys for ideas and best-practice reports, with JavaScript off
+// (the way every journey must work) and on, and axe on every new page.
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { expectNoAxeViolations, launchBrowser, newContext, offOriginRequests, signIn } from './support.mjs'
+
+let browser
+before(async () => {
+  browser = await launchBrowser()
+})
+after(() => browser?.close())
+
+async function expectPage(page, label, { h1 } = {}) {
+  assert.equal(await page.locator('h1').count(), 1, `${label} has one h1`)
+  if (h1) assert.equal((await page.locator('h1').textContent())?.trim(), h1, `${label} heading`)
+  assert.match(await page.title(), / – HealthTech Hub$/, `${label} title`)
+  await expectNoAxeViolations(page, label)
+}
+
+test('a nurse submits an idea with JavaScript off, is shown a similar idea, and another person supports it', async () => {
+  const nurse = await newContext(browser, { javaScriptEnabled: false })
+  const page = await nurse.newPage()
+  await signIn(page, 'nurse@example.nhs.uk')
+  await page.goto('/ideas/new')
+  await expectPage(page, 'submit an idea', { h1: 'Submit an idea' })
+
+  await page.getByRole('button', { name: 'Continue' }).click()
+  assert.equal(await page.locator('.nhsuk-error-summary li').count(), 5, 'every missing field is listed')
+  assert.match(await page.title(), /^Error: /)
+  await expectPage(page, 'submit an idea with errors')
+
+  const title = `One login for every clinical system in theatres ${Date.now()}`
+  await page.getByLabel('Title', { exact: true }).fill(title)
+  await page.getByLabel('Describe your idea').fill('Theatre staff sign in to **four** systems per patient.')
+  await page.getByLabel('Interoperability', { exact: true }).check()
+  await page.getByLabel('Staff', { exact: true }).check()
+  await page.getByLabel('Expected impact').fill('Ten minutes saved per operation')
+  await page.getByRole('button', { name: 'Continue' }).click()
+  await expectPage(page, 'check your idea', { h1: 'Check your idea' })
+  assert.equal(await page.locator('.app-preview strong').textContent(), 'four', 'the preview renders Markdown')
+  assert.match(await page.locator('.nhsuk-card--warning').textContent(), /One login for every clinical system on the ward/)
+
+  await page.getByRole('button', { name: 'Submit idea' }).click()
+  await page.waitForURL(/\/ideas\/[0-9a-f-]+\?submitted=1$/)
+  await expectPage(page, 'the new idea', { h1: title })
+  assert.match(await page.locator('.nhsuk-notification-banner').textContent(), /Your idea has been submitted/)
+  const ideaUrl = page.url().replace('?submitted=1', '')
+
+  const supplier = await newContext(browser, { javaScriptEnabled: false })
+  const other = await supplier.newPage()
+  await signIn(other, 'supplier@example.com')
+  await other.goto(ideaUrl)
+  await other.getByRole('button', { name: 'Support this idea' }).click()
+  await other.waitForURL(/supported=1/)
+  assert.match(await other.locator('#support ~ p').first().textContent(), /You support this idea/)
+  assert.match(await other.locator('.nhsuk-summary-list').textContent(), /Supporters\s+1/)
+  await other.getByLabel('Add a comment').fill('We have seen this work at another trust.')
+  await other.getByRole('button', { name: 'Post comment' }).click()
+  await other.waitForURL(/commented=1/)
+  assert.match(await other.locator('.app-comment').last().textContent(), /seen this work/)
+  await expectPage(other, 'an idea with support and a comment')
+
+  await other.getByRole('button', { name: 'Withdraw my support' }).click()
+  await other.waitForURL(/withdrawn=1/)
+  assert.match(await other.locator('.nhsuk-summary-list').textContent(), /Supporters\s+0/)
+  assert.deepEqual(offOriginRequests(nurse), [])
+  await supplier.close()
+  await nurse.close()
+})
+
+test('a nurse reports a problem confidentially with JavaScript off and follows it under My submissions', async () => {
+  const context = await newContext(browser, { javaScriptEnabled: false })
+  const page = await context.newPage()
+  await signIn(page, 'nurse@example.nhs.uk')
+  await page.goto('/reports/new')
+  await expectPage(page, 'report a problem')
+
+  await page.getByRole('button', { name: 'Send report' }).click()
+  assert.ok((await page.locator('.nhsuk-error-summary li').count()) >= 7, 'every missing field is listed')
+  await expectPage(page, 'report a problem with errors')
+
+  const system = `Bed management ${Date.now()}`
+  await page.getByLabel('Organisation', { exact: true }).fill('University Hospital')
+  await page.getByLabel('System or product').fill(system)
+  await page.getByLabel('Outage or crash').check()
+  await page.getByLabel('High', { exact: true }).check()
+  await page.getByLabel('Impact on patients').fill('Delayed admissions')
+  await page.getByLabel('Impact on staff').fill('Whiteboards and phone calls')
+  await page.getByLabel('What happened and your evidence').fill('Down for **two hours** on Monday')
+  await page.getByLabel('Keep my identity confidential').check()
+  await page.getByRole('button', { name: 'Send report' }).click()
+  // Several trusts match: the form asks which one, keeping everything typed.
+  assert.match(await page.locator('.nhsuk-error-summary').textContent(), /Several organisations match/)
+  assert.equal(await page.getByLabel('System or product').inputValue(), system)
+  await expectPage(page, 'report a problem, choosing an organisation')
+  await page.getByLabel('University Hospital Southampton NHS Foundation Trust (RHM)').check()
+  await page.getByRole('button', { name: 'Send report' }).click()
+  await page.waitForURL(/\/reports\/[0-9a-f-]+\?submitted=1$/)
+  await expectPage(page, 'the new report', { h1: system })
+  assert.match(await page.locator('.nhsuk-summary-list').textContent(), /Southampton/)
+
+  await page.getByRole('link', { name: 'My submissions' }).first().click()
+  await expectPage(page, 'my submissions', { h1: 'My submissions' })
+  const reports = await page.locator('h2:has-text("Reports") + dl').textContent()
+  assert.match(reports, new RegExp(system))
+  assert.match(reports, /\(confidential\)/)
+  assert.match(reports, /New/)
+  await context.close()
+})
+
+test('a board member updates a report and an idea; board pages pass axe with JavaScript on', async () => {
+  const context = await newContext(browser)
+  const page = await context.newPage()
+  await signIn(page, 'board@example.nhs.uk')
+
+  await page.goto('/reports')
+  await expectPage(page, 'all reports', { h1: 'Best-practice reports' })
+  await page.getByRole('link', { name: 'Pathology results viewer' }).first().click()
+  await page.waitForURL(/\/reports\/[0-9a-f-]{36}$/)
+  await expectPage(page, 'a report seen by the board')
+  assert.match(await page.locator('.nhsuk-summary-list').textContent(), /Nia Nurse|Name not given/, 'the board sees who reported it')
+  await page.getByRole('link', { name: 'Update the status of this report' }).click()
+  await page.waitForURL(/\/status$/)
+  await expectPage(page, 'update a report')
+  await page.getByLabel('Triaged').check()
+  await page.getByLabel('Note for the reporter').fill('Passed to the trust CIO.')
+  await page.getByRole('button', { name: 'Update status' }).click()
+  await page.waitForURL(/status_changed=1/)
+  assert.match(await page.locator('.app-timeline').textContent(), /Passed to the trust CIO/)
+
+  await page.goto('/board/themes')
+  await expectPage(page, 'themes', { h1: 'Themes' })
+
+  await page.goto('/ideas?sort=most_supported')
+  await expectPage(page, 'ideas, most supported first', { h1: 'Ideas' })
+  await page.getByRole('link', { name: 'One login for every clinical system on the ward' }).click()
+  await page.waitForURL(/\/ideas\/[0-9a-f-]{36}$/)
+  await expectPage(page, 'an idea seen by the board')
+  await page.getByRole('link', { name: /Hide/ }).first().click()
+  await page.waitForURL(/\/hide$/)
+  await expectPage(page, 'hide a comment', { h1: 'Hide a comment' })
+  await page.goBack()
+  await page.getByRole('link', { name: 'Change the status of this idea' }).click()
+  await page.waitForURL(/\/status$/)
+  await expectPage(page, 'change an idea status', { h1: 'Change the status' })
+  await page.getByRole('button', { name: 'Change status' }).click()
+  await page.locator('.nhsuk-error-summary').waitFor()
+  assert.equal(await page.locator('.nhsuk-error-summary li').count(), 2, 'status and note are required')
+  await expectPage(page, 'change an idea status with errors')
+  assert.deepEqual(offOriginRequests(context), [])
+  await context.close()
+})
+
+test('signed-out people browse ideas; forms ask them to sign in', async () => {
+  const context = await newContext(browser)
+  const page = await context.newPage()
+  await page.goto('/ideas')
+  await expectPage(page, 'ideas, signed out', { h1: 'Ideas' })
+  await page.getByLabel('Theme').selectOption('interoperability')
+  await page.getByRole('button', { name: 'Apply' }).click()
+  await page.waitForURL(/theme=interoperability/)
+  await page.locator('.app-card-list a').first().click()
+  await page.waitForURL(/\/ideas\/[0-9a-f-]{36}$/)
+  await expectPage(page, 'an idea, signed out')
+  assert.equal(await page.getByRole('button', { name: 'Support this idea' }).count(), 0)
+  const form = await page.goto('/reports/new')
+  assert.equal(form?.status(), 401)
+  await expectPage(page, 'report form, signed out')
+  await context.close()
+})

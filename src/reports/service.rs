@@ -1,0 +1,475 @@
+//! Best-practice reports: filing, listing (board: all; others: their own),
+//! and the status workflow with an email to the reporter on each update.
+
+use chrono::Utc;
+use entity::{organisations, reports, status_changes, users};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::domain::{Category, CheckedReport, ReportInput, ReportStatus, STATUS_NOTE, Severity};
+use crate::app_state::AppState;
+use crate::audit::{self, AuditEvent};
+use crate::auth::caller::Caller;
+use crate::auth::people::{self, Person};
+use crate::auth::policy;
+use crate::email::{self, templates};
+use crate::error::{AppError, FieldError};
+use crate::ideas::service::StatusEntry;
+use crate::idempotency::{self, Created, IdempotencyKey};
+use crate::organisations::service::{self as register, Resolution};
+use crate::pagination::Cursor;
+
+pub const SUBJECT: &str = "report";
+
+/// A report as the caller may see it: the reporter only when allowed.
+#[derive(Debug, Clone)]
+pub struct ReportView {
+    pub report: reports::Model,
+    pub status: ReportStatus,
+    pub category: Category,
+    pub severity: Severity,
+    pub organisation: Option<organisations::Model>,
+    pub reporter: Option<Person>,
+}
+
+/// Where the organisation a reporter typed led.
+pub enum OrganisationChoice {
+    Chosen(organisations::Model),
+    /// Several matched: the reporter picks one.
+    Choose(Vec<organisations::Model>),
+}
+
+/// Validates a report, resolving its organisation in the register.
+pub async fn check(
+    conn: &impl ConnectionTrait,
+    input: &ReportInput,
+) -> Result<(CheckedReport, organisations::Model), (Vec<FieldError>, Vec<organisations::Model>)> {
+    let mut errors = Vec::new();
+    let checked = input.validate(&mut errors);
+    let mut matches = Vec::new();
+    let chosen_id = Uuid::parse_str(input.organisation_id.trim()).ok();
+    let organisation = match chosen_id {
+        Some(id) => match register::find(conn, id).await {
+            Ok(Some(org)) => Some(org),
+            Ok(None) => {
+                errors.push(FieldError::new(
+                    "organisation",
+                    "Choose an organisation from the register",
+                ));
+                None
+            }
+            Err(_) => None,
+        },
+        None if input.organisation.trim().is_empty() => {
+            errors.push(FieldError::new(
+                "organisation",
+                "Enter the organisation's name or ODS code",
+            ));
+            None
+        }
+        None if input.organisation.chars().count() > 300 => {
+            errors.push(FieldError::new(
+                "organisation",
+                "Organisation must be 300 characters or fewer",
+            ));
+            None
+        }
+        None => match register::resolve(conn, &input.organisation).await {
+            Ok(Resolution::One(org)) => Some(org),
+            Ok(Resolution::Several(found)) => {
+                errors.push(FieldError::new(
+                    "organisation",
+                    "Several organisations match: choose one",
+                ));
+                matches = found;
+                None
+            }
+            Ok(Resolution::None) => {
+                errors.push(FieldError::new(
+                    "organisation",
+                    "No organisation in the register matches. Check the name, or enter its ODS code",
+                ));
+                None
+            }
+            Err(_) => None,
+        },
+    };
+    match (checked, organisation) {
+        (Some(checked), Some(org)) if errors.is_empty() => Ok((checked, org)),
+        _ => {
+            if errors.is_empty() {
+                errors.push(FieldError::new(
+                    "organisation",
+                    "The organisation register could not be searched. Try again",
+                ));
+            }
+            Err((errors, matches))
+        }
+    }
+}
+
+/// Files a report. With a key, a retry (even a concurrent one) returns the
+/// report the first request created.
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    db: &DatabaseConnection,
+    reporter: &users::Model,
+    report: CheckedReport,
+    organisation: &organisations::Model,
+    key: Option<&IdempotencyKey>,
+) -> Result<Created, AppError> {
+    let result = insert(db, reporter, report, organisation, key).await;
+    idempotency::settle(db, reporter.id, key, result).await
+}
+
+async fn insert(
+    db: &DatabaseConnection,
+    reporter: &users::Model,
+    report: CheckedReport,
+    organisation: &organisations::Model,
+    key: Option<&IdempotencyKey>,
+) -> Result<Created, AppError> {
+    let txn = crate::db::begin_write(db).await?;
+    if let Some(key) = key
+        && let Some(id) = idempotency::replay(&txn, reporter.id, key).await?
+    {
+        return Ok(Created::Replayed(id));
+    }
+    let now = Utc::now();
+    let row = reports::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        reporter_id: Set(Some(reporter.id)),
+        organisation_id: Set(organisation.id),
+        system_name: Set(report.system_name),
+        supplier_name: Set(report.supplier_name),
+        category: Set(report.category.as_str().to_owned()),
+        standard_reference: Set(report.standard_reference),
+        severity: Set(report.severity.as_str().to_owned()),
+        patient_impact: Set(report.patient_impact),
+        staff_impact: Set(report.staff_impact),
+        evidence: Set(report.evidence),
+        confidential: Set(report.confidential),
+        status: Set(ReportStatus::New.as_str().to_owned()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    crate::ideas::service::first_status(&txn, SUBJECT, row.id, &row.status, reporter.id, now)
+        .await?;
+    audit::record(
+        &txn,
+        AuditEvent {
+            actor: Some(reporter.id),
+            action: "report.submitted",
+            subject_type: SUBJECT,
+            subject_id: Some(row.id),
+            before: None,
+            after: Some(json!({
+                "organisation_id": row.organisation_id,
+                "system_name": row.system_name,
+                "category": row.category,
+                "severity": row.severity,
+                "confidential": row.confidential,
+            })),
+        },
+    )
+    .await?;
+    audit::changed(&txn, SUBJECT, row.id).await?;
+    if let Some(key) = key {
+        idempotency::remember(&txn, reporter.id, key, row.id).await?;
+    }
+    txn.commit().await?;
+    Ok(Created::New(row.id))
+}
+
+async fn views(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    list: Vec<reports::Model>,
+) -> Result<Vec<ReportView>, AppError> {
+    let mut org_ids: Vec<Uuid> = list.iter().map(|r| r.organisation_id).collect();
+    org_ids.sort();
+    org_ids.dedup();
+    let orgs = if org_ids.is_empty() {
+        Vec::new()
+    } else {
+        organisations::Entity::find()
+            .filter(organisations::Column::Id.is_in(org_ids))
+            .all(conn)
+            .await?
+    };
+    let visible_reporters = list
+        .iter()
+        .filter(|r| policy::can_see_reporter(caller, r))
+        .filter_map(|r| r.reporter_id);
+    let reporters = people::load(conn, visible_reporters).await?;
+    Ok(list
+        .into_iter()
+        .map(|report| ReportView {
+            status: ReportStatus::parse(&report.status).unwrap_or(ReportStatus::New),
+            category: Category::parse(&report.category).unwrap_or(Category::Other),
+            severity: Severity::parse(&report.severity).unwrap_or(Severity::Medium),
+            organisation: orgs
+                .iter()
+                .find(|o| o.id == report.organisation_id)
+                .cloned(),
+            reporter: if policy::can_see_reporter(caller, &report) {
+                report
+                    .reporter_id
+                    .and_then(|id| reporters.get(&id).cloned())
+            } else {
+                None
+            },
+            report,
+        })
+        .collect())
+}
+
+/// One report, if the caller may see it. Others get "not found", so that
+/// nobody learns which reports exist.
+pub async fn find(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<(ReportView, Vec<StatusEntry>), AppError> {
+    let report = reports::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .filter(|r| policy::can_see_report(caller, r))
+        .ok_or(AppError::NotFound)?;
+    let history = status_changes::Entity::find()
+        .filter(status_changes::Column::SubjectType.eq(SUBJECT))
+        .filter(status_changes::Column::SubjectId.eq(id))
+        .order_by_asc(status_changes::Column::CreatedAt)
+        .order_by_asc(status_changes::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| StatusEntry {
+            note_html: crate::markdown::render(&c.note),
+            from: c.from_status,
+            to: c.to_status,
+            note: c.note,
+            at: c.created_at,
+        })
+        .collect();
+    let view = views(conn, caller, vec![report])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(AppError::NotFound)?;
+    Ok((view, history))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    pub status: Option<ReportStatus>,
+    pub category: Option<Category>,
+    pub severity: Option<Severity>,
+    pub organisation_id: Option<Uuid>,
+    pub cursor: Option<Cursor>,
+    pub limit: u64,
+}
+
+/// Newest first. Board members see every report; anyone else only their own.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    filter: &ReportFilter,
+) -> Result<(Vec<ReportView>, Option<Cursor>), AppError> {
+    let user = caller.user.as_ref().ok_or(AppError::Unauthorized)?;
+    let mut query = reports::Entity::find();
+    if !policy::can_see_board_content(caller) {
+        query = query.filter(reports::Column::ReporterId.eq(user.id));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(reports::Column::Status.eq(status.as_str()));
+    }
+    if let Some(category) = filter.category {
+        query = query.filter(reports::Column::Category.eq(category.as_str()));
+    }
+    if let Some(severity) = filter.severity {
+        query = query.filter(reports::Column::Severity.eq(severity.as_str()));
+    }
+    if let Some(org) = filter.organisation_id {
+        query = query.filter(reports::Column::OrganisationId.eq(org));
+    }
+    if let Some(cursor) = &filter.cursor {
+        query = query.filter(reports::Column::Id.lt(cursor.id));
+    }
+    let mut found = query
+        .order_by_desc(reports::Column::Id)
+        .limit(filter.limit + 1)
+        .all(conn)
+        .await?;
+    let next = if found.len() as u64 > filter.limit {
+        found.truncate(filter.limit as usize);
+        found.last().map(|r| Cursor {
+            key: String::new(),
+            id: r.id,
+        })
+    } else {
+        None
+    };
+    Ok((views(conn, caller, found).await?, next))
+}
+
+/// A board member's update to a report, with the note the reporter sees.
+#[derive(Debug, Clone)]
+pub struct ReportStatusChange {
+    pub status: String,
+    pub note: String,
+    pub version: Option<i32>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn change_status(
+    state: &AppState,
+    actor: &users::Model,
+    id: Uuid,
+    change: &ReportStatusChange,
+) -> Result<reports::Model, AppError> {
+    let mut errors = Vec::new();
+    let to = ReportStatus::parse(&change.status);
+    if to.is_none() {
+        errors.push(FieldError::new("status", "Select a status"));
+    }
+    let note = STATUS_NOTE.check(&change.note, &mut errors);
+    let txn = crate::db::begin_write(&state.db).await?;
+    let report = reports::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let from = ReportStatus::parse(&report.status).unwrap_or(ReportStatus::New);
+    if let Some(to) = to
+        && !from.next().contains(&to)
+    {
+        let allowed: Vec<&str> = from.next().iter().map(|s| s.label()).collect();
+        errors.push(FieldError::new(
+            "status",
+            format!(
+                "A report that is {} can move to: {}",
+                from.label().to_lowercase(),
+                allowed.join(", ").to_lowercase()
+            ),
+        ));
+    }
+    if let Some(expected) = change.version
+        && expected != report.version
+    {
+        return Err(AppError::Conflict(format!(
+            "This report was changed by someone else while you were looking at it (now version {}). Reload it and try again",
+            report.version
+        )));
+    }
+    let (Some(to), Some(note)) = (to, note) else {
+        return Err(AppError::Validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let now = Utc::now();
+    let updated = reports::Entity::update_many()
+        .col_expr(reports::Column::Status, Expr::value(to.as_str()))
+        .col_expr(
+            reports::Column::Version,
+            Expr::col(reports::Column::Version).add(1),
+        )
+        .col_expr(reports::Column::UpdatedAt, Expr::value(now))
+        .filter(reports::Column::Id.eq(id))
+        .filter(reports::Column::Version.eq(report.version))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::Conflict(
+            "This report was changed by someone else at the same time. Reload it and try again"
+                .to_owned(),
+        ));
+    }
+    let change_id = Uuid::now_v7();
+    status_changes::ActiveModel {
+        id: Set(change_id),
+        subject_type: Set(SUBJECT.to_owned()),
+        subject_id: Set(id),
+        from_status: Set(Some(from.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        note: Set(note.clone()),
+        actor_id: Set(Some(actor.id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        AuditEvent {
+            actor: Some(actor.id),
+            action: "report.status_changed",
+            subject_type: SUBJECT,
+            subject_id: Some(id),
+            before: Some(json!({ "status": from.as_str(), "version": report.version })),
+            after: Some(
+                json!({ "status": to.as_str(), "note": note, "version": report.version + 1 }),
+            ),
+        },
+    )
+    .await?;
+    audit::changed(&txn, SUBJECT, id).await?;
+    let mut queued = false;
+    if let Some(reporter_id) = report.reporter_id.filter(|r| *r != actor.id)
+        && let Some(reporter) = users::Entity::find_by_id(reporter_id).one(&txn).await?
+    {
+        let link = state.settings.link(&format!("/reports/{id}"));
+        let title = format!(
+            "{} ({})",
+            report.system_name,
+            Category::parse(&report.category)
+                .unwrap_or(Category::Other)
+                .label()
+        );
+        let message = templates::status_update(
+            &reporter.email,
+            &templates::StatusUpdate {
+                subject: format!("Update on your report: {}", to.label().to_lowercase()),
+                item: "report",
+                title: &title,
+                status: to.label(),
+                note: &note,
+                link: &link,
+                why: "You are receiving this because you made this report. Only you and the board can see it.",
+            },
+        )?;
+        email::enqueue(&txn, &format!("report-status:{change_id}"), message).await?;
+        queued = true;
+    }
+    txn.commit().await?;
+    if queued {
+        state.outbox_ready.notify_one();
+    }
+    reports::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// The reports someone made, newest first.
+pub async fn mine(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+) -> Result<Vec<ReportView>, AppError> {
+    let user = caller.user.as_ref().ok_or(AppError::Unauthorized)?;
+    let list = reports::Entity::find()
+        .filter(reports::Column::ReporterId.eq(user.id))
+        .order_by_desc(reports::Column::Id)
+        .limit(500)
+        .all(conn)
+        .await?;
+    views(conn, caller, list).await
+}

@@ -1,0 +1,115 @@
+//! Validation of the free text people write: length limits, no control
+//! characters, and the patient-data guard, with messages that name the field.
+
+use crate::error::FieldError;
+use crate::patient_data;
+
+/// One free-text field of a submission.
+pub struct TextField<'a> {
+    /// The form and JSON name, used to point the error at the field.
+    pub name: &'a str,
+    /// How the field is called on the page, used in messages.
+    pub label: &'a str,
+    pub max_chars: usize,
+    /// Markdown and other long text may span lines.
+    pub multiline: bool,
+    /// The message when it is left empty; None when it is optional.
+    pub required: Option<&'a str>,
+}
+
+impl TextField<'_> {
+    /// The trimmed text (None when empty and optional), or an error added to `errors`.
+    pub fn check(&self, raw: &str, errors: &mut Vec<FieldError>) -> Option<String> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            if let Some(message) = self.required {
+                errors.push(FieldError::new(self.name, message));
+            }
+            return None;
+        }
+        let count = trimmed.chars().count();
+        if count > self.max_chars {
+            errors.push(FieldError::new(
+                self.name,
+                format!(
+                    "{} must be {} characters or fewer (it has {count})",
+                    self.label,
+                    group_thousands(self.max_chars)
+                ),
+            ));
+            return None;
+        }
+        let allowed = |c: char| self.multiline && matches!(c, '\n' | '\r' | '\t');
+        if trimmed.chars().any(|c| c.is_control() && !allowed(c)) {
+            errors.push(FieldError::new(
+                self.name,
+                format!("{} must not contain control characters", self.label),
+            ));
+            return None;
+        }
+        let found = patient_data::check(&[(self.name, self.label, trimmed)]);
+        if !found.is_empty() {
+            errors.extend(found);
+            return None;
+        }
+        Some(trimmed.to_owned())
+    }
+}
+
+fn group_thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TITLE: TextField<'static> = TextField {
+        name: "title",
+        label: "Title",
+        max_chars: 5,
+        multiline: false,
+        required: Some("Enter a title"),
+    };
+
+    #[test]
+    fn required_length_control_and_patient_data_are_checked() {
+        let mut errors = Vec::new();
+        assert_eq!(TITLE.check("  ok ", &mut errors), Some("ok".into()));
+        assert!(errors.is_empty());
+        assert_eq!(TITLE.check("   ", &mut errors), None);
+        assert_eq!(errors[0].message, "Enter a title");
+        assert_eq!(TITLE.check("too long", &mut errors), None);
+        assert_eq!(
+            errors[1].message,
+            "Title must be 5 characters or fewer (it has 8)"
+        );
+        assert_eq!(TITLE.check("a\nb", &mut errors), None);
+        assert!(errors[2].message.contains("control characters"));
+        let long = TextField {
+            max_chars: 100,
+            ..TITLE
+        };
+        assert_eq!(long.check("pt 943 476 5919", &mut errors), None);
+        assert!(errors[3].message.contains("NHS number"));
+    }
+
+    #[test]
+    fn multiline_text_keeps_its_line_breaks() {
+        let mut errors = Vec::new();
+        let body = TextField {
+            multiline: true,
+            ..TITLE
+        };
+        assert_eq!(body.check("a\nb", &mut errors), Some("a\nb".into()));
+        assert_eq!(group_thousands(20000), "20,000");
+    }
+}
