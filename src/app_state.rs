@@ -6,6 +6,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
 use crate::auth::crypto::ServerKey;
+use crate::search::schema::SearchIndex;
 use crate::settings::Settings;
 
 #[derive(Clone)]
@@ -20,15 +21,23 @@ pub struct Inner {
     /// Wakes the email worker as soon as something is enqueued here, so a
     /// sign-in link does not wait for the next poll.
     pub outbox_ready: Notify,
+    /// The search index under the data dir, kept current from the change log.
+    pub search: Arc<SearchIndex>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, settings: Settings, key: ServerKey) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        settings: Settings,
+        key: ServerKey,
+        search: Arc<SearchIndex>,
+    ) -> Self {
         Self(Arc::new(Inner {
             db,
             settings,
             key,
             outbox_ready: Notify::new(),
+            search,
         }))
     }
 }

@@ -53,6 +53,9 @@ pub enum Command {
         #[command(subcommand)]
         command: OrganisationsCommand,
     },
+    /// Rebuild the search index from the database, with progress (stop `hub serve` first:
+    /// it holds the index; a running service also rebuilds by itself when the schema changes)
+    Reindex,
     /// Print the OpenAPI document of the JSON API
     Openapi,
 }
@@ -177,6 +180,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let conn = migrated(&settings).await?;
             import_organisations(&conn, &file, kind).await
+        }
+        Command::Reindex => {
+            let conn = migrated(&settings).await?;
+            let dir = settings.data_dir.join("search");
+            let index = crate::search::schema::SearchIndex::open(&dir)?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {human_pos}/{human_len} items, {eta} left",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let total = crate::search::indexer::rebuild(&conn, &index, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            bar.finish_and_clear();
+            println!("Indexed {total} items into {}.", dir.display());
+            Ok(())
         }
         Command::Openapi => Ok(()),
     }

@@ -18,6 +18,7 @@ pub mod pages;
 pub mod pagination;
 pub mod patient_data;
 pub mod reports;
+pub mod search;
 pub mod settings;
 pub mod startup;
 pub mod submissions;

@@ -66,7 +66,8 @@ impl Application {
             let _ = settings.public_url.set_port(Some(port));
         }
         let acceptor = TcpAcceptor::from_tokio(listener)?;
-        let state = AppState::new(db, settings, key);
+        let search = crate::search::schema::SearchIndex::open(&settings.data_dir.join("search"))?;
+        let state = AppState::new(db, settings, key, std::sync::Arc::new(search));
         Ok(Self {
             state,
             acceptor,
@@ -95,6 +96,10 @@ impl Application {
             self.state.db.clone(),
             stop_rx.clone(),
         ));
+        let indexer = tokio::spawn(crate::search::indexer::run(
+            self.state.clone(),
+            stop_rx.clone(),
+        ));
         let worker = tokio::spawn(crate::email::worker::run(
             self.state.clone(),
             self.mailer,
@@ -108,6 +113,7 @@ impl Application {
         let _ = stop_tx.send(true);
         let _ = worker.await;
         let _ = imports.await;
+        let _ = indexer.await;
         tracing::info!("HealthTech Hub stopped");
         served.context("the web server failed")
     }
@@ -182,6 +188,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
             get(report_pages::status_form).post(report_pages::status_submit),
         )
         .at("/my-submissions", get(submission_pages::mine))
+        .at("/search", get(crate::search::pages::search))
         .at(
             "/sign-in",
             get(auth_pages::sign_in_form).post(auth_pages::sign_in_submit),

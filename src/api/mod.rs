@@ -9,6 +9,7 @@ use crate::auth::api::AccountApi;
 use crate::ideas::api::IdeasApi;
 use crate::organisations::api::OrganisationsApi;
 use crate::reports::api::ReportsApi;
+use crate::search::api::SearchApi;
 use crate::submissions::api::SubmissionsApi;
 
 #[derive(Tags)]
@@ -21,6 +22,8 @@ pub enum ApiTags {
     Reports,
     /// The organisation register, and imports into it from NHS ODS files
     Organisations,
+    /// One search over everything the caller may see
+    Search,
 }
 
 pub const API_DESCRIPTION: &str = "The JSON API of HealthTech Hub. Authenticate with a personal API token \
@@ -34,6 +37,7 @@ pub fn service() -> OpenApiService<
         IdeasApi,
         ReportsApi,
         OrganisationsApi,
+        SearchApi,
     ),
     (),
 > {
@@ -44,6 +48,7 @@ pub fn service() -> OpenApiService<
             IdeasApi,
             ReportsApi,
             OrganisationsApi,
+            SearchApi,
         ),
         "HealthTech Hub API",
         env!("CARGO_PKG_VERSION"),

@@ -83,6 +83,16 @@ pub fn can_see_reporter(caller: &Caller, report: &entity::reports::Model) -> boo
         || (!report.confidential && can_see_report(caller, report))
 }
 
+/// What a search may show the caller: board members everything; anyone
+/// else public items and their own.
+pub fn search_audience(caller: &Caller) -> crate::search::query::Audience {
+    if can_see_board_content(caller) {
+        crate::search::query::Audience::Everything
+    } else {
+        crate::search::query::Audience::Public(caller.user_id())
+    }
+}
+
 /// Whether the caller may edit a comment: its author, within the edit window.
 pub fn can_edit_comment(
     caller: &Caller,

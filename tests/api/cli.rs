@@ -2,7 +2,7 @@ use std::process::Command;
 
 use crate::helpers::{Options, fresh_database_url, spawn_app_with, temp_dir};
 
-fn hub(data_dir: &std::path::Path, database_url: &str, args: &[&str]) -> std::process::Output {
+pub fn hub(data_dir: &std::path::Path, database_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_hub"))
         .args(args)
         .env("HUB_DATA_DIR", data_dir)

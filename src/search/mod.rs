@@ -1,0 +1,77 @@
+//! One tantivy index over everything, kept current from the change log,
+//! queried with the caller's visibility applied first.
+
+pub mod api;
+pub mod documents;
+pub mod indexer;
+pub mod pages;
+pub mod query;
+pub mod schema;
+
+use chrono::NaiveDate;
+
+use crate::error::{AppError, FieldError};
+use query::{SearchRequest, Sort};
+
+/// Builds a request from the parameters pages and the API share.
+pub struct Params<'a> {
+    pub q: &'a str,
+    pub filters: Vec<(String, Vec<String>)>,
+    pub from: &'a str,
+    pub to: &'a str,
+    pub sort: &'a str,
+    pub cursor: &'a str,
+    pub limit: Option<u64>,
+}
+
+fn date(field: &str, raw: &str) -> Result<Option<NaiveDate>, AppError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| {
+            AppError::Validation(vec![FieldError::new(field, "Enter a date like 2026-10-31")])
+        })
+}
+
+impl Params<'_> {
+    pub fn into_request(self) -> Result<SearchRequest, AppError> {
+        let sort = Sort::parse(self.sort).ok_or_else(|| {
+            AppError::Validation(vec![FieldError::new(
+                "sort",
+                "sort must be relevance, newest or most_supported",
+            )])
+        })?;
+        let offset = if self.cursor.is_empty() {
+            0
+        } else {
+            crate::pagination::Cursor::decode(self.cursor)?
+                .key
+                .parse::<usize>()
+                .map_err(|_| {
+                    AppError::Validation(vec![FieldError::new("cursor", "The cursor is not valid")])
+                })?
+        };
+        let limit = crate::pagination::limit(self.limit)? as usize;
+        Ok(SearchRequest {
+            q: self.q.to_owned(),
+            filters: self.filters,
+            from: date("from", self.from)?,
+            to: date("to", self.to)?,
+            sort,
+            offset,
+            limit,
+        })
+    }
+}
+
+/// The opaque cursor for a result offset.
+pub fn cursor_for(offset: usize) -> String {
+    crate::pagination::Cursor {
+        key: offset.to_string(),
+        id: uuid::Uuid::nil(),
+    }
+    .encode()
+}

@@ -1,0 +1,425 @@
+//! Queries: words, "phrases", -exclusions, OR, field filters, facet filters
+//! with counts, a date range, three orders, highlighted snippets, and a
+//! retry with one-typo tolerance when the exact words find nothing. Every
+//! query is limited to what the caller may see before anything is counted.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{
+    AllQuery, BooleanQuery, FuzzyTermQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+};
+use tantivy::schema::{Facet, IndexRecordOption, Value};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::{DateTime as TantivyDate, DocAddress, Order, Searcher, TantivyDocument, Term};
+use uuid::Uuid;
+
+use super::documents::{PUBLIC, owner};
+use super::schema::SearchIndex;
+use crate::error::{AppError, FieldError};
+
+/// The facet groups, in the order pages show them.
+pub const FACETS: &[(&str, &str)] = &[
+    ("kind", "Type"),
+    ("status", "Status"),
+    ("theme", "Theme"),
+    ("category", "Kind of problem"),
+    ("severity", "Severity"),
+    ("respondent", "Respondent type"),
+    ("organisation", "Organisation"),
+];
+
+/// Statuses that mean "still being worked on", for `status:open`.
+const OPEN: &[&str] = &[
+    "submitted",
+    "under_review",
+    "shortlisted",
+    "in_progress",
+    "new",
+    "triaged",
+    "investigating",
+    "escalated",
+];
+
+pub const MAX_QUERY_CHARS: usize = 500;
+pub const MAX_LIMIT: usize = 100;
+
+/// One clause of a boolean query.
+type Clause = (Occur, Box<dyn Query>);
+
+/// What the caller may see, decided by the policy module.
+#[derive(Debug, Clone)]
+pub enum Audience {
+    Everything,
+    /// Public items plus this person's own (None when signed out).
+    Public(Option<Uuid>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Relevance,
+    Newest,
+    MostSupported,
+}
+
+impl Sort {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "" | "relevance" => Some(Sort::Relevance),
+            "newest" => Some(Sort::Newest),
+            "most_supported" => Some(Sort::MostSupported),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub q: String,
+    /// Facet filters: group name to the values any of which must match.
+    pub filters: Vec<(String, Vec<String>)>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub sort: Sort,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub id: String,
+    pub kind: String,
+    pub title_html: String,
+    pub snippet_html: String,
+    pub status: String,
+    pub link: String,
+    pub created: Option<DateTime<Utc>>,
+    pub support: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    /// Each group with its values and counts, among what the caller may see.
+    pub facets: Vec<(String, Vec<FacetCount>)>,
+    /// True when nothing matched exactly and these are near matches.
+    pub fuzzy: bool,
+    pub next_offset: Option<usize>,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    AppError::Validation(vec![FieldError::new(field, message)])
+}
+
+fn visibility(index: &SearchIndex, audience: &Audience) -> Option<Box<dyn Query>> {
+    let field = index.fields.visible_to;
+    let term = |who: &str| -> Clause {
+        (
+            Occur::Should,
+            Box::new(TermQuery::new(
+                Term::from_field_text(field, who),
+                IndexRecordOption::Basic,
+            )),
+        )
+    };
+    match audience {
+        Audience::Everything => None,
+        Audience::Public(user) => {
+            let mut allowed = vec![term(PUBLIC)];
+            if let Some(user) = user {
+                allowed.push(term(&owner(*user)));
+            }
+            Some(Box::new(BooleanQuery::new(allowed)))
+        }
+    }
+}
+
+fn words_query(index: &SearchIndex, q: &str) -> Result<Box<dyn Query>, AppError> {
+    let q = q.trim();
+    if q.is_empty() {
+        return Ok(Box::new(AllQuery));
+    }
+    let f = index.fields;
+    let mut parser = QueryParser::for_index(&index.index, vec![f.title, f.body]);
+    parser.set_conjunction_by_default();
+    parser.set_field_boost(f.title, 2.0);
+    let open = format!(
+        "({})",
+        OPEN.iter()
+            .map(|s| format!("status:{s}"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    );
+    let rewritten = q.replace("status:open", &open);
+    parser.parse_query(&rewritten).map_err(|err| {
+        invalid(
+            "q",
+            format!(
+                "The search could not be understood ({err}). Check that quotes and brackets are closed, and that filters use a known field: kind, status, theme, category, severity, organisation, respondent"
+            ),
+        )
+    })
+}
+
+/// Each word within one typo, in the title or the body.
+fn fuzzy_query(index: &SearchIndex, q: &str) -> Option<Box<dyn Query>> {
+    if q.contains(':') || q.contains('"') {
+        return None;
+    }
+    let f = index.fields;
+    let mut tokenizer = index.index.tokenizer_for_field(f.body).ok()?;
+    let mut clauses: Vec<Clause> = Vec::new();
+    for word in q
+        .split_whitespace()
+        .filter(|w| !w.starts_with('-') && *w != "OR")
+    {
+        let mut stream = tokenizer.token_stream(word);
+        while let Some(token) = stream.next() {
+            let either: Vec<Clause> = [f.title, f.body]
+                .into_iter()
+                .map(|field| {
+                    let query: Box<dyn Query> = Box::new(FuzzyTermQuery::new(
+                        Term::from_field_text(field, &token.text),
+                        1,
+                        true,
+                    ));
+                    (Occur::Should, query)
+                })
+                .collect();
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(either))));
+        }
+    }
+    (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+}
+
+fn filters(index: &SearchIndex, request: &SearchRequest) -> Result<Vec<Clause>, AppError> {
+    let f = index.fields;
+    let mut clauses: Vec<Clause> = Vec::new();
+    for (group, values) in &request.filters {
+        if !FACETS.iter().any(|(g, _)| g == group) {
+            return Err(invalid(group, format!("{group} is not a filter")));
+        }
+        let any: Vec<Clause> = values
+            .iter()
+            .filter(|v| !v.is_empty())
+            .map(|value| {
+                let facet = Facet::from_path([group.as_str(), value.as_str()]);
+                let query: Box<dyn Query> = Box::new(TermQuery::new(
+                    Term::from_facet(f.facets, &facet),
+                    IndexRecordOption::Basic,
+                ));
+                (Occur::Should, query)
+            })
+            .collect();
+        if !any.is_empty() {
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(any))));
+        }
+    }
+    if request.from.is_some() || request.to.is_some() {
+        let at = |date: NaiveDate| {
+            let micros = date
+                .and_hms_opt(0, 0, 0)
+                .map(|d| d.and_utc().timestamp_micros())
+                .unwrap_or(0);
+            Term::from_field_date(f.created, TantivyDate::from_timestamp_micros(micros))
+        };
+        if let (Some(from), Some(to)) = (request.from, request.to)
+            && from > to
+        {
+            return Err(invalid(
+                "to",
+                "The end date must be on or after the start date",
+            ));
+        }
+        let lower = request.from.map_or(std::ops::Bound::Unbounded, |d| {
+            std::ops::Bound::Included(at(d))
+        });
+        let upper = request
+            .to
+            .and_then(|d| d.succ_opt())
+            .map_or(std::ops::Bound::Unbounded, |d| {
+                std::ops::Bound::Excluded(at(d))
+            });
+        clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+    }
+    Ok(clauses)
+}
+
+fn text(doc: &TantivyDocument, field: tantivy::schema::Field) -> String {
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn escape(raw: &str) -> String {
+    raw.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn hits(
+    index: &SearchIndex,
+    searcher: &Searcher,
+    query: &dyn Query,
+    addresses: Vec<DocAddress>,
+) -> Result<Vec<Hit>, AppError> {
+    let f = index.fields;
+    let mut body_snippets =
+        SnippetGenerator::create(searcher, query, f.body).map_err(AppError::internal)?;
+    body_snippets.set_max_num_chars(240);
+    let mut title_snippets =
+        SnippetGenerator::create(searcher, query, f.title).map_err(AppError::internal)?;
+    title_snippets.set_max_num_chars(400);
+    addresses
+        .into_iter()
+        .map(|address| {
+            let doc: TantivyDocument = searcher.doc(address).map_err(AppError::internal)?;
+            let title = text(&doc, f.title);
+            let body = text(&doc, f.body);
+            let title_snippet = title_snippets.snippet(&title);
+            let body_snippet = body_snippets.snippet(&body);
+            Ok(Hit {
+                id: text(&doc, f.id),
+                kind: text(&doc, f.kind),
+                title_html: if title_snippet.highlighted().is_empty() {
+                    escape(&title)
+                } else {
+                    title_snippet.to_html()
+                },
+                snippet_html: if body_snippet.highlighted().is_empty() {
+                    escape(&body.chars().take(240).collect::<String>())
+                } else {
+                    body_snippet.to_html()
+                },
+                status: text(&doc, f.status),
+                link: text(&doc, f.link),
+                created: doc
+                    .get_first(f.created)
+                    .and_then(|v| v.as_datetime())
+                    .and_then(|d| DateTime::from_timestamp_micros(d.into_timestamp_micros())),
+                support: doc
+                    .get_first(f.support)
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Runs a search for a caller who may see `audience`.
+pub fn search(
+    index: &SearchIndex,
+    audience: &Audience,
+    request: &SearchRequest,
+) -> Result<SearchResults, AppError> {
+    if request.q.chars().count() > MAX_QUERY_CHARS {
+        return Err(invalid(
+            "q",
+            format!("The search must be {MAX_QUERY_CHARS} characters or fewer"),
+        ));
+    }
+    let words = words_query(index, &request.q)?;
+    let mut results = run(index, audience, request, words)?;
+    if results.total == 0
+        && !request.q.trim().is_empty()
+        && let Some(fuzzy) = fuzzy_query(index, &request.q)
+    {
+        results = run(index, audience, request, fuzzy)?;
+        results.fuzzy = results.total > 0;
+    }
+    Ok(results)
+}
+
+fn run(
+    index: &SearchIndex,
+    audience: &Audience,
+    request: &SearchRequest,
+    words: Box<dyn Query>,
+) -> Result<SearchResults, AppError> {
+    let mut clauses: Vec<Clause> = vec![(Occur::Must, words.box_clone())];
+    clauses.extend(filters(index, request)?);
+    if let Some(visible) = visibility(index, audience) {
+        clauses.push((Occur::Must, visible));
+    }
+    let query = BooleanQuery::new(clauses);
+    let searcher = index.reader.searcher();
+    let mut facet_collector = FacetCollector::for_field("facets");
+    for (group, _) in FACETS {
+        facet_collector.add_facet(Facet::from_path([*group]));
+    }
+    let limit = request.limit.clamp(1, MAX_LIMIT);
+    let top = TopDocs::with_limit(limit).and_offset(request.offset);
+    let (total, facet_counts, addresses) = match request.sort {
+        Sort::Relevance => {
+            let (total, facets, docs) = searcher
+                .search(&query, &(Count, facet_collector, top.order_by_score()))
+                .map_err(AppError::internal)?;
+            (
+                total,
+                facets,
+                docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(),
+            )
+        }
+        Sort::Newest => {
+            let (total, facets, docs) = searcher
+                .search(
+                    &query,
+                    &(
+                        Count,
+                        facet_collector,
+                        top.order_by_fast_field::<TantivyDate>("created", Order::Desc),
+                    ),
+                )
+                .map_err(AppError::internal)?;
+            (total, facets, docs.into_iter().map(|(_, a)| a).collect())
+        }
+        Sort::MostSupported => {
+            let (total, facets, docs) = searcher
+                .search(
+                    &query,
+                    &(
+                        Count,
+                        facet_collector,
+                        top.order_by_fast_field::<u64>("support", Order::Desc),
+                    ),
+                )
+                .map_err(AppError::internal)?;
+            (total, facets, docs.into_iter().map(|(_, a)| a).collect())
+        }
+    };
+    let facets = FACETS
+        .iter()
+        .map(|(group, _)| {
+            let mut values: Vec<FacetCount> = facet_counts
+                .get(format!("/{group}").as_str())
+                .map(|(facet, count)| FacetCount {
+                    value: facet
+                        .to_path()
+                        .last()
+                        .map(|s| (*s).to_owned())
+                        .unwrap_or_default(),
+                    count,
+                })
+                .collect();
+            values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            ((*group).to_owned(), values)
+        })
+        .collect();
+    let next_offset = (request.offset + limit < total).then_some(request.offset + limit);
+    Ok(SearchResults {
+        total,
+        hits: hits(index, &searcher, words.as_ref(), addresses)?,
+        facets,
+        fuzzy: false,
+        next_offset,
+    })
+}

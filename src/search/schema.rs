@@ -1,0 +1,157 @@
+//! The search index: one tantivy index under the data dir over ideas,
+//! reports and comments. It is derived data: when its schema changes it is
+//! rebuilt from the database.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use anyhow::Context;
+use tantivy::schema::{
+    DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING,
+    Schema, TextFieldIndexing, TextOptions,
+};
+use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy};
+
+/// Bump when the fields below change: the index is then rebuilt on start.
+pub const SCHEMA_VERSION: &str = "1";
+const VERSION_FILE: &str = "schema-version";
+/// Filter fields are matched whole and case-insensitively (`theme:"cyber security"`).
+pub const KEYWORD: &str = "keyword";
+
+#[derive(Debug, Clone, Copy)]
+pub struct SearchFields {
+    /// "idea:{uuid}" and so on: unique, so an item is replaced, never doubled.
+    pub key: Field,
+    pub id: Field,
+    pub kind: Field,
+    pub title: Field,
+    pub body: Field,
+    pub status: Field,
+    pub theme: Field,
+    pub category: Field,
+    pub severity: Field,
+    pub organisation: Field,
+    pub respondent: Field,
+    pub created: Field,
+    pub support: Field,
+    /// "public", "board", "user:{uuid}": who may see the item.
+    pub visible_to: Field,
+    pub facets: Field,
+    pub link: Field,
+}
+
+pub fn schema() -> (Schema, SearchFields) {
+    let mut builder = Schema::builder();
+    let stemmed = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("en_stem")
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let keyword = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(KEYWORD)
+            .set_index_option(IndexRecordOption::Basic),
+    );
+    let fields = SearchFields {
+        key: builder.add_text_field("key", STRING),
+        id: builder.add_text_field("id", STRING | STORED),
+        kind: builder.add_text_field("kind", keyword.clone() | STORED),
+        title: builder.add_text_field("title", stemmed.clone()),
+        body: builder.add_text_field("body", stemmed),
+        status: builder.add_text_field("status", keyword.clone() | STORED),
+        theme: builder.add_text_field("theme", keyword.clone()),
+        category: builder.add_text_field("category", keyword.clone()),
+        severity: builder.add_text_field("severity", keyword.clone()),
+        organisation: builder.add_text_field("organisation", keyword.clone()),
+        respondent: builder.add_text_field("respondent", keyword),
+        // Microseconds, so that items from the same second sort newest first.
+        created: builder.add_date_field(
+            "created",
+            DateOptions::from(INDEXED | FAST | STORED)
+                .set_precision(DateTimePrecision::Microseconds),
+        ),
+        support: builder.add_u64_field("support", FAST | STORED),
+        visible_to: builder.add_text_field("visible_to", STRING),
+        facets: builder.add_facet_field("facets", INDEXED),
+        link: builder.add_text_field("link", STORED),
+    };
+    (builder.build(), fields)
+}
+
+pub struct SearchIndex {
+    pub index: Index,
+    pub reader: IndexReader,
+    pub writer: Mutex<IndexWriter>,
+    pub fields: SearchFields,
+    /// The change-log sequence number the index has applied up to.
+    applied: AtomicI64,
+    /// Change-log rows applied within the look-back window, by sequence
+    /// number, so that late-committed rows are noticed and others skipped.
+    pub(crate) recent: Mutex<std::collections::BTreeMap<i64, chrono::DateTime<chrono::Utc>>>,
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it (or recreating it when its
+    /// schema version differs, which makes the indexer rebuild it).
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let version = std::fs::read_to_string(dir.join(VERSION_FILE)).unwrap_or_default();
+        let (schema, fields) = schema();
+        if version.trim() != SCHEMA_VERSION {
+            if version.trim().is_empty() {
+                tracing::info!(dir = %dir.display(), "creating the search index");
+            } else {
+                tracing::warn!(dir = %dir.display(), "the search index schema changed: rebuilding it from the database");
+            }
+            for entry in std::fs::read_dir(dir)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    std::fs::remove_dir_all(&path)?;
+                } else {
+                    std::fs::remove_file(&path)?;
+                }
+            }
+            Index::create_in_dir(dir, schema.clone()).context("cannot create the search index")?;
+            std::fs::write(dir.join(VERSION_FILE), SCHEMA_VERSION)?;
+        }
+        let index = Index::open_in_dir(dir).context("cannot open the search index")?;
+        index.tokenizers().register(
+            KEYWORD,
+            TextAnalyzer::builder(RawTokenizer::default())
+                .filter(LowerCaser)
+                .build(),
+        );
+        let applied = index
+            .load_metas()?
+            .payload
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(0);
+        let writer = index
+            .writer_with_num_threads(1, 50_000_000)
+            .context("the search index is in use by another process (stop `hub serve` first)")?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            fields,
+            applied: AtomicI64::new(applied),
+            recent: Mutex::new(std::collections::BTreeMap::new()),
+        })
+    }
+
+    pub fn applied(&self) -> i64 {
+        self.applied.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_applied(&self, seq: i64) {
+        self.applied.store(seq, Ordering::SeqCst);
+    }
+}

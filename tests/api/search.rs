@@ -1,0 +1,400 @@
+//! Search: freshness, query syntax, facets, typo tolerance, restart, and
+//! strict visibility (hidden items carry unique words that must never show).
+
+use std::time::Duration;
+
+use hub::auth::domain::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with, temp_dir};
+use crate::ideas::{create_idea, idea_body};
+
+async fn search(app: &TestApp, token: Option<&str>, query: &str) -> Value {
+    let path = format!("/api/v1/search?{query}");
+    let resp = match token {
+        Some(token) => app.api_get(&path, token).await,
+        None => app.get(&path).await,
+    };
+    assert_eq!(resp.status(), 200, "{query}");
+    resp.json().await.expect("json")
+}
+
+/// Waits until the indexer has caught up with everything written so far.
+async fn indexed(app: &TestApp) {
+    use sea_orm::{EntityTrait, QueryOrder};
+    let last = entity::change_log::Entity::find()
+        .order_by_desc(entity::change_log::Column::Seq)
+        .one(&app.db)
+        .await
+        .expect("query")
+        .map(|r| r.seq)
+        .unwrap_or(0);
+    for _ in 0..100 {
+        if app.state.search.applied() >= last {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the search index did not catch up with change {last}");
+}
+
+/// An idea whose only distinctive words are in its title.
+fn plain_idea(title: &str) -> Value {
+    let mut body = idea_body(title);
+    body["description"] = json!("Details to follow.");
+    body["expected_impact"] = json!("Better care");
+    body
+}
+
+fn ids(result: &Value) -> Vec<String> {
+    result["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| h["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+fn facet(result: &Value, group: &str, value: &str) -> u64 {
+    result["facets"]
+        .as_array()
+        .expect("facets")
+        .iter()
+        .find(|g| g["name"] == group)
+        .and_then(|g| g["values"].as_array())
+        .and_then(|values| values.iter().find(|v| v["value"] == value))
+        .and_then(|v| v["count"].as_u64())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn hidden_items_never_show_in_hits_totals_facets_or_snippets() {
+    let app = spawn_app().await;
+    let nurse = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    let other = app
+        .api_token_for("supplier@example.com", Role::Contributor)
+        .await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let report = app
+        .api_post(
+            "/api/v1/reports",
+            &nurse,
+            &json!({
+                "organisation": "RTH", "system_name": "Zanzibarquux scheduler", "category": "outage",
+                "severity": "critical", "patient_impact": "zanzibarquux delays", "staff_impact": "none",
+                "evidence": "The zanzibarquux module crashed", "confidential": true
+            }),
+        )
+        .await;
+    assert_eq!(report.status(), 201);
+    let idea = create_idea(&app, &nurse, &idea_body("A public idea about wombatfrob")).await;
+    let idea_id = idea["id"].as_str().expect("id");
+    let comment: Value = app
+        .api_post(
+            &format!("/api/v1/ideas/{idea_id}/comments"),
+            &other,
+            &json!({ "body": "Secret quokkablorp remark" }),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let hidden = app
+        .api_post(
+            &format!(
+                "/api/v1/comments/{}/hide",
+                comment["id"].as_str().expect("id")
+            ),
+            &board,
+            &json!({ "reason": "Off topic" }),
+        )
+        .await;
+    assert_eq!(hidden.status(), 200);
+    indexed(&app).await;
+
+    for (who, token) in [
+        ("signed out", None),
+        ("another contributor", Some(other.as_str())),
+    ] {
+        for query in [
+            "q=zanzibarquux",
+            "q=zanzibarqux",
+            "q=quokkablorp",
+            "q=Zanzibarquux%20scheduler",
+            "kind=report",
+        ] {
+            let result = search(&app, token, query).await;
+            assert_eq!(result["total"], 0, "{who}: {query}");
+            assert!(ids(&result).is_empty(), "{who}: {query}");
+            let text = result.to_string();
+            assert!(
+                !text.contains("anzibarquux") && !text.contains("quokkablorp"),
+                "{who}: {query}: {text}"
+            );
+        }
+        let everything = search(&app, token, "q=").await;
+        assert_eq!(
+            facet(&everything, "kind", "report"),
+            0,
+            "{who}: no report in the counts"
+        );
+        assert_eq!(
+            facet(&everything, "severity", "critical"),
+            0,
+            "{who}: no severity in the counts"
+        );
+        assert_eq!(facet(&everything, "status", "hidden"), 0, "{who}");
+        assert_eq!(
+            facet(&everything, "kind", "idea"),
+            1,
+            "{who}: the public idea is counted"
+        );
+        let public = search(&app, token, "q=wombatfrob").await;
+        assert_eq!(ids(&public), [idea_id], "{who}");
+    }
+
+    let own = search(&app, Some(&nurse), "q=zanzibarquux").await;
+    assert_eq!(own["total"], 1, "reporters find their own reports");
+    let for_board = search(&app, Some(&board), "q=zanzibarquux").await;
+    assert_eq!(for_board["total"], 1);
+    assert!(
+        for_board["hits"][0]["snippet_html"]
+            .as_str()
+            .unwrap_or("")
+            .contains("<b>zanzibarquux</b>")
+    );
+    assert_eq!(facet(&for_board, "severity", "critical"), 1);
+    let hidden_for_board = search(&app, Some(&board), "q=quokkablorp").await;
+    assert_eq!(
+        hidden_for_board["total"], 1,
+        "the board still finds hidden comments"
+    );
+
+    // The page applies the same rules.
+    let page = app.get_html("/search?q=zanzibarquux").await;
+    assert!(page.contains("0 results"));
+    assert!(!page.contains("Zanzibarquux scheduler"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn queries_take_phrases_exclusions_or_field_filters_and_dates() {
+    let app = spawn_app().await;
+    let nurse = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    let fan = app
+        .api_token_for("supplier@example.com", Role::Contributor)
+        .await;
+    let shared = create_idea(
+        &app,
+        &nurse,
+        &plain_idea("Shared care records for mental health"),
+    )
+    .await;
+    let mut theatres = plain_idea("Shared dashboards for theatres");
+    theatres["themes"] = json!(["cyber-security"]);
+    let theatres = create_idea(&app, &nurse, &theatres).await;
+    let prescribing = create_idea(
+        &app,
+        &nurse,
+        &plain_idea("Electronic prescribing everywhere"),
+    )
+    .await;
+    app.client
+        .put(app.url(&format!(
+            "/api/v1/ideas/{}/support",
+            prescribing["id"].as_str().expect("id")
+        )))
+        .bearer_auth(&fan)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("support");
+    indexed(&app).await;
+    let id = |v: &Value| v["id"].as_str().expect("id").to_owned();
+
+    assert_eq!(
+        ids(&search(&app, None, "q=%22shared%20care%22").await),
+        [id(&shared)]
+    );
+    assert_eq!(
+        ids(&search(&app, None, "q=shared%20-theatres").await),
+        [id(&shared)]
+    );
+    let either = search(&app, None, "q=prescribing%20OR%20dashboards").await;
+    assert_eq!(either["total"], 2);
+    let themed = search(&app, None, "q=theme:%22cyber%20security%22").await;
+    assert_eq!(ids(&themed), [id(&theatres)]);
+    assert_eq!(
+        search(&app, None, "q=kind:idea%20status:open").await["total"],
+        3
+    );
+    assert_eq!(search(&app, None, "q=kind:report").await["total"], 0);
+    // Stemming: "records" finds "record".
+    assert_eq!(search(&app, None, "q=record").await["total"], 1);
+    let supported = search(&app, None, "q=&sort=most_supported&limit=1").await;
+    assert_eq!(ids(&supported), [id(&prescribing)]);
+    let newest = search(&app, None, "q=&sort=newest").await;
+    assert_eq!(ids(&newest), [id(&prescribing), id(&theatres), id(&shared)]);
+    let page_one = search(&app, None, "q=&sort=newest&limit=2").await;
+    let cursor = page_one["next_cursor"].as_str().expect("a next page");
+    let page_two = search(
+        &app,
+        None,
+        &format!("q=&sort=newest&limit=2&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(ids(&page_two), [id(&shared)]);
+    assert!(page_two["next_cursor"].is_null());
+    let today = chrono::Utc::now().date_naive();
+    let dated = search(&app, None, &format!("q=&from={today}&to={today}")).await;
+    assert_eq!(dated["total"], 3);
+    let before = search(&app, None, "q=&to=2020-01-01").await;
+    assert_eq!(before["total"], 0);
+    let filtered = search(&app, None, "q=&theme=Cyber%20security").await;
+    assert_eq!(ids(&filtered), [id(&theatres)]);
+    assert_eq!(
+        facet(
+            &search(&app, None, "q=shared").await,
+            "theme",
+            "Interoperability"
+        ),
+        1
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_typo_still_finds_the_item_when_the_exact_word_finds_nothing() {
+    let app = spawn_app().await;
+    let nurse = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    let idea = create_idea(
+        &app,
+        &nurse,
+        &idea_body("Interoperability between pharmacy systems"),
+    )
+    .await;
+    indexed(&app).await;
+    let exact = search(&app, None, "q=pharmacy").await;
+    assert_eq!(exact["near_matches"], false);
+    let typo = search(&app, None, "q=pharmcy").await;
+    assert_eq!(ids(&typo), [idea["id"].as_str().expect("id")]);
+    assert_eq!(typo["near_matches"], true);
+    let page = app.get_html("/search?q=pharmcy").await;
+    assert!(page.contains("showing results for similar words"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_malformed_query_gets_a_clear_message_never_a_server_error() {
+    let app = spawn_app().await;
+    for query in [
+        "q=%22unclosed",
+        "q=nosuchfield:value",
+        "q=(open",
+        "from=yesterday",
+        "sort=sideways",
+        "cursor=bad!",
+        "kind=idea&limit=0",
+    ] {
+        let resp = app.get(&format!("/api/v1/search?{query}")).await;
+        assert_eq!(resp.status(), 422, "{query}");
+        let problem: Value = resp.json().await.expect("json");
+        assert_eq!(problem["type"], "/problems/validation", "{query}");
+        assert!(problem["errors"][0]["message"].is_string());
+    }
+    let long = "a".repeat(501);
+    assert_eq!(
+        app.get(&format!("/api/v1/search?q={long}")).await.status(),
+        422
+    );
+    let page = app.get("/search?q=%22unclosed").await;
+    assert_eq!(page.status(), 422);
+    let html = page.text().await.expect("body");
+    assert!(html.contains("There is a problem"));
+    assert!(
+        html.contains("value=\"&#34;unclosed\"") || html.contains("value=\"&quot;unclosed\""),
+        "the query is kept"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn after_a_restart_the_index_resumes_from_its_checkpoint_with_nothing_missing_or_doubled() {
+    let dir = temp_dir();
+    let database_url = crate::helpers::fresh_database_url(&dir).await;
+    let options = || Options {
+        database_url: Some(database_url.clone()),
+        data_dir: Some(dir.clone()),
+        ..Options::default()
+    };
+    let app = spawn_app_with(options()).await;
+    let token = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    for n in 0..3 {
+        create_idea(&app, &token, &idea_body(&format!("Checkpoint idea {n}"))).await;
+    }
+    indexed(&app).await;
+    let checkpoint = app.state.search.applied();
+    assert!(checkpoint > 0);
+    app.stop().await;
+
+    let app = spawn_app_with(options()).await;
+    assert_eq!(
+        app.state.search.applied(),
+        checkpoint,
+        "the checkpoint is read back from the index"
+    );
+    for n in 3..5 {
+        create_idea(&app, &token, &idea_body(&format!("Checkpoint idea {n}"))).await;
+    }
+    indexed(&app).await;
+    let all = search(&app, None, "q=checkpoint&limit=100").await;
+    assert_eq!(all["total"], 5, "every idea once");
+    let mut found = ids(&all);
+    found.sort();
+    found.dedup();
+    assert_eq!(found.len(), 5);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn hub_reindex_rebuilds_the_index_from_the_database() {
+    let dir = temp_dir();
+    let database_url = crate::helpers::fresh_database_url(&dir).await;
+    let options = || Options {
+        database_url: Some(database_url.clone()),
+        data_dir: Some(dir.clone()),
+        ..Options::default()
+    };
+    let app = spawn_app_with(options()).await;
+    let token = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    for n in 0..3 {
+        create_idea(&app, &token, &idea_body(&format!("Reindexed idea {n}"))).await;
+    }
+    indexed(&app).await;
+    app.stop().await;
+    // Lose the index entirely, as after a disk failure.
+    std::fs::remove_dir_all(dir.join("search")).expect("remove the index");
+
+    let output = crate::cli::hub(&dir, &database_url, &["reindex"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Indexed 3 items"));
+
+    let app = spawn_app_with(options()).await;
+    let found = search(&app, None, "q=reindexed").await;
+    assert_eq!(found["total"], 3);
+    app.stop().await;
+}
