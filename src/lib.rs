@@ -21,6 +21,7 @@ pub mod reports;
 pub mod search;
 pub mod settings;
 pub mod startup;
+pub mod status_history;
 pub mod submissions;
 pub mod telemetry;
 pub mod text;

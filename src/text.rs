@@ -34,7 +34,7 @@ impl TextField<'_> {
                 format!(
                     "{} must be {} characters or fewer (it has {count})",
                     self.label,
-                    group_thousands(self.max_chars)
+                    group_thousands(self.max_chars as u64)
                 ),
             ));
             return None;
@@ -56,7 +56,8 @@ impl TextField<'_> {
     }
 }
 
-fn group_thousands(n: usize) -> String {
+/// 20000 as "20,000".
+pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -30,6 +30,22 @@ pub const API_DESCRIPTION: &str = "The JSON API of HealthTech Hub. Authenticate 
 (create one on the API tokens page or with `hub tokens create`) sent as `Authorization: Bearer <token>`. \
 Every error is `application/problem+json` (RFC 9457) with a stable `type`; validation errors list each field in `errors`.";
 
+/// An optional enumerated query parameter: absent or empty is None, an
+/// unknown value is a validation problem naming the parameter.
+pub fn optional_choice<T>(
+    raw: Option<&str>,
+    field: &str,
+    parse: fn(&str) -> Option<T>,
+    message: &str,
+) -> Result<Option<T>, crate::error::AppError> {
+    match raw.filter(|r| !r.is_empty()) {
+        None => Ok(None),
+        Some(r) => parse(r).map(Some).ok_or_else(|| {
+            crate::error::AppError::Validation(vec![crate::error::FieldError::new(field, message)])
+        }),
+    }
+}
+
 pub fn service() -> OpenApiService<
     (
         AccountApi,

@@ -11,8 +11,8 @@ use uuid::Uuid;
 use super::domain::{IdeaInput, IdeaSort, IdeaStatus};
 use super::service::{self, CommentView, IdeaCard, IdeaDetail, IdeaFilter, StatusChange};
 use super::themes as theme_service;
-use crate::api::ApiTags;
 use crate::api::problem::ApiError;
+use crate::api::{ApiTags, optional_choice};
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::people::Person;
@@ -294,20 +294,6 @@ pub enum CreateThemeResponse {
     Created(Json<Theme>),
 }
 
-fn parse_enum<T>(
-    raw: Option<&str>,
-    field: &str,
-    parse: fn(&str) -> Option<T>,
-    message: &str,
-) -> Result<Option<T>, AppError> {
-    match raw.filter(|r| !r.is_empty()) {
-        None => Ok(None),
-        Some(r) => parse(r)
-            .map(Some)
-            .ok_or_else(|| AppError::Validation(vec![FieldError::new(field, message)])),
-    }
-}
-
 async fn comment_out(
     state: &AppState,
     caller: &Caller,
@@ -377,14 +363,14 @@ impl IdeasApi {
     ) -> Result<Json<IdeaPage>, ApiError> {
         let filter = IdeaFilter {
             theme: theme.0.filter(|t| !t.is_empty()),
-            status: parse_enum(
+            status: optional_choice(
                 status.0.as_deref(),
                 "status",
                 IdeaStatus::parse,
                 "Unknown status",
             )?,
             author: None,
-            sort: parse_enum(
+            sort: optional_choice(
                 sort.0.as_deref(),
                 "sort",
                 IdeaSort::parse,

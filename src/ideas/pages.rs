@@ -17,28 +17,8 @@ use crate::auth::policy::{self, Permission};
 use crate::error::AppError;
 use crate::idempotency::IdempotencyKey;
 use crate::pagination::Cursor;
-use crate::web::forms::{Errors, Fields};
-use crate::web::page::{PageContext, render, render_with_status, see_other};
-
-/// A checkbox, radio or select option as a template shows it.
-pub struct Choice {
-    pub value: String,
-    pub label: String,
-    pub checked: bool,
-}
-
-fn choices<'a>(
-    options: impl Iterator<Item = (&'a str, &'a str)>,
-    selected: &[String],
-) -> Vec<Choice> {
-    options
-        .map(|(value, label)| Choice {
-            value: value.to_owned(),
-            label: label.to_owned(),
-            checked: selected.iter().any(|s| s == value),
-        })
-        .collect()
-}
+use crate::web::forms::{Choice, Errors, Fields, choices, refusal};
+use crate::web::page::{PageContext, link_with_query, render, render_with_status, see_other};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -63,25 +43,15 @@ struct ListPage {
 }
 
 fn list_url(params: &ListParams, cursor: Option<&str>) -> String {
-    let mut url = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in [
-        ("theme", &params.theme),
-        ("status", &params.status),
-        ("sort", &params.sort),
-    ] {
-        if !value.is_empty() {
-            url.append_pair(name, value);
-        }
-    }
-    if let Some(cursor) = cursor {
-        url.append_pair("cursor", cursor);
-    }
-    let query = url.finish();
-    if query.is_empty() {
-        "/ideas".to_owned()
-    } else {
-        format!("/ideas?{query}")
-    }
+    link_with_query(
+        "/ideas",
+        [
+            ("theme", params.theme.as_str()),
+            ("status", params.status.as_str()),
+            ("sort", params.sort.as_str()),
+            ("cursor", cursor.unwrap_or("")),
+        ],
+    )
 }
 
 #[handler]
@@ -616,19 +586,13 @@ pub async fn status_submit(
     };
     match service::change_status(&state, user, id, &change).await {
         Ok(_) => Ok(see_other(&format!("/ideas/{id}?status_changed=1"))),
-        Err(AppError::Validation(errors)) => render_with_status(
-            &status_page(&state, &caller, id, Some(&change), errors.into()).await?,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        Err(AppError::Conflict(message)) => {
-            let mut errors = Errors::default();
-            errors.add("status", message);
+        Err(err) => {
+            let (errors, status) = refusal(err, "status")?;
             render_with_status(
                 &status_page(&state, &caller, id, Some(&change), errors).await?,
-                StatusCode::CONFLICT,
+                status,
             )
         }
-        Err(other) => Err(other),
     }
 }
 

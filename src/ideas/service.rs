@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use entity::{comments, idea_supports, idea_themes, ideas, status_changes, themes, users};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict, Query};
+use entity::{comments, idea_supports, idea_themes, ideas, themes, users};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -27,6 +27,7 @@ use crate::email::{self, templates};
 use crate::error::{AppError, FieldError};
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::pagination::Cursor;
+use crate::status_history::{self, StatusEntry};
 
 pub const SUBJECT: &str = "idea";
 
@@ -38,16 +39,6 @@ pub struct IdeaCard {
     pub themes: Vec<themes::Model>,
     pub beneficiaries: Vec<Beneficiary>,
     pub author: Option<Person>,
-}
-
-/// One entry of an idea's public status history.
-#[derive(Debug, Clone)]
-pub struct StatusEntry {
-    pub from: Option<String>,
-    pub to: String,
-    pub note: String,
-    pub note_html: String,
-    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]
@@ -208,22 +199,7 @@ pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> Result<IdeaDetail, A
             .map(|o| (o.id, o.title)),
         None => None,
     };
-    let history = status_changes::Entity::find()
-        .filter(status_changes::Column::SubjectType.eq(SUBJECT))
-        .filter(status_changes::Column::SubjectId.eq(id))
-        .order_by_asc(status_changes::Column::CreatedAt)
-        .order_by_asc(status_changes::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|c| StatusEntry {
-            note_html: crate::markdown::render(&c.note),
-            from: c.from_status,
-            to: c.to_status,
-            note: c.note,
-            at: c.created_at,
-        })
-        .collect();
+    let history = status_history::history(conn, SUBJECT, id).await?;
     let card = cards(conn, vec![idea])
         .await?
         .into_iter()
@@ -234,31 +210,6 @@ pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> Result<IdeaDetail, A
         history,
         duplicate_of,
     })
-}
-
-/// Records the first status entry of a new item.
-pub(crate) async fn first_status(
-    conn: &impl ConnectionTrait,
-    subject_type: &str,
-    subject_id: Uuid,
-    status: &str,
-    actor: Uuid,
-    now: DateTime<Utc>,
-) -> Result<(), sea_orm::DbErr> {
-    status_changes::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        subject_type: Set(subject_type.to_owned()),
-        subject_id: Set(subject_id),
-        from_status: Set(None),
-        to_status: Set(status.to_owned()),
-        note: Set(String::new()),
-        actor_id: Set(Some(actor)),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
 }
 
 /// Submits an idea. With a key, a retry (even a concurrent one) returns
@@ -314,7 +265,19 @@ async fn insert(
         .exec_without_returning(&txn)
         .await?;
     }
-    first_status(&txn, SUBJECT, idea.id, &idea.status, author.id, now).await?;
+    status_history::record(
+        &txn,
+        status_history::Change {
+            subject_type: SUBJECT,
+            subject_id: idea.id,
+            from: None,
+            to: &idea.status,
+            note: "",
+            actor: author.id,
+            at: now,
+        },
+    )
+    .await?;
     audit::record(
         &txn,
         AuditEvent {
@@ -385,16 +348,10 @@ pub async fn similar(
     };
     let mut any = Condition::any();
     for word in probe.iter().take(12) {
-        let pattern = format!(
-            "%{}%",
-            word.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        any = any.add(
-            Expr::expr(Func::lower(Expr::col(ideas::Column::Title)))
-                .like(LikeExpr::new(pattern).escape('\\')),
-        );
+        any = any.add(crate::db::contains_ignoring_case(
+            ideas::Column::Title,
+            word,
+        ));
     }
     let mut query = ideas::Entity::find()
         .filter(any)
@@ -857,13 +814,10 @@ pub async fn change_status(
         && !from.next().contains(&to)
     {
         let allowed: Vec<&str> = from.next().iter().map(|s| s.label()).collect();
-        errors.push(FieldError::new(
-            "status",
-            format!(
-                "An idea that is {} can move to: {}",
-                from.label().to_lowercase(),
-                allowed.join(", ").to_lowercase()
-            ),
+        errors.push(status_history::not_allowed(
+            "An idea",
+            from.label(),
+            &allowed,
         ));
     }
     let mut duplicate_of = None;
@@ -899,10 +853,7 @@ pub async fn change_status(
     if let Some(expected) = change.version
         && expected != idea.version
     {
-        return Err(AppError::Conflict(format!(
-            "This idea was changed by someone else while you were looking at it (now version {}). Reload it and try again",
-            idea.version
-        )));
+        return Err(status_history::stale("idea", idea.version));
     }
     let (Some(to), Some(note)) = (to, note) else {
         return Err(AppError::Validation(errors));
@@ -928,24 +879,20 @@ pub async fn change_status(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(AppError::Conflict(
-            "This idea was changed by someone else at the same time. Reload it and try again"
-                .to_owned(),
-        ));
+        return Err(status_history::lost_race("idea"));
     }
-    let change_id = Uuid::now_v7();
-    status_changes::ActiveModel {
-        id: Set(change_id),
-        subject_type: Set(SUBJECT.to_owned()),
-        subject_id: Set(idea_id),
-        from_status: Set(Some(from.as_str().to_owned())),
-        to_status: Set(to.as_str().to_owned()),
-        note: Set(note.clone()),
-        actor_id: Set(Some(actor.id)),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
+    let change_id = status_history::record(
+        &txn,
+        status_history::Change {
+            subject_type: SUBJECT,
+            subject_id: idea_id,
+            from: Some(from.as_str()),
+            to: to.as_str(),
+            note: &note,
+            actor: actor.id,
+            at: now,
+        },
+    )
     .await?;
     audit::record(
         &txn,

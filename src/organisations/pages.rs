@@ -30,15 +30,7 @@ fn when(at: DateTime<Utc>) -> String {
 
 /// Counts are never negative; one that somehow were would show as 0.
 fn thousands(n: impl TryInto<u64>) -> String {
-    let digits = n.try_into().unwrap_or(0).to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::text::group_thousands(n.try_into().unwrap_or(0))
 }
 
 fn status_tag(status: Status) -> &'static str {

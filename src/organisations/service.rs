@@ -1,7 +1,6 @@
 //! Finding organisations in the register.
 
 use entity::organisations;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -28,16 +27,8 @@ pub async fn search(
     if text.is_empty() {
         return Ok(Vec::new());
     }
-    let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
     let mut found = organisations::Entity::find()
-        .filter(
-            sea_orm::Condition::any()
-                .add(
-                    Expr::expr(Func::lower(Expr::col(organisations::Column::Name)))
-                        .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
-                )
-                .add(organisations::Column::OdsCode.eq(text.to_uppercase())),
-        )
+        .filter(name_contains_or_code_is(text))
         .order_by_asc(organisations::Column::Name)
         .limit(limit)
         .all(conn)
@@ -78,12 +69,6 @@ pub async fn resolve(conn: &impl ConnectionTrait, text: &str) -> Result<Resoluti
     })
 }
 
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
-}
-
 /// One page of the register in name order, with the number of organisations
 /// listed. With `text`, only those whose name contains it or whose ODS code
 /// is it.
@@ -110,11 +95,10 @@ pub async fn register_page(
 }
 
 fn name_contains_or_code_is(text: &str) -> sea_orm::Condition {
-    let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
     sea_orm::Condition::any()
-        .add(
-            Expr::expr(Func::lower(Expr::col(organisations::Column::Name)))
-                .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
-        )
+        .add(crate::db::contains_ignoring_case(
+            organisations::Column::Name,
+            text,
+        ))
         .add(organisations::Column::OdsCode.eq(text.to_uppercase()))
 }

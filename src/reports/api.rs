@@ -9,16 +9,16 @@ use uuid::Uuid;
 
 use super::domain::{Category, ReportInput, ReportStatus, Severity};
 use super::service::{self, ReportFilter, ReportStatusChange, ReportView};
-use crate::api::ApiTags;
 use crate::api::problem::ApiError;
+use crate::api::{ApiTags, optional_choice};
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::policy::{self, Permission};
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 use crate::ideas::api::{PersonOut, StatusHistoryEntry};
-use crate::ideas::service::StatusEntry;
 use crate::idempotency::IdempotencyKey;
 use crate::pagination::{self, Cursor};
+use crate::status_history::StatusEntry;
 
 pub struct ReportsApi;
 
@@ -150,19 +150,6 @@ pub enum CreateReportResponse {
     Created(Json<Report>, #[oai(header = "Location")] String),
 }
 
-fn parse<T>(
-    raw: Option<&str>,
-    field: &str,
-    parse: fn(&str) -> Option<T>,
-) -> Result<Option<T>, AppError> {
-    match raw.filter(|r| !r.is_empty()) {
-        None => Ok(None),
-        Some(r) => parse(r).map(Some).ok_or_else(|| {
-            AppError::Validation(vec![FieldError::new(field, format!("Unknown {field}"))])
-        }),
-    }
-}
-
 #[OpenApi(prefix_path = "/v1", tag = "ApiTags::Reports")]
 impl ReportsApi {
     /// List reports
@@ -186,9 +173,24 @@ impl ReportsApi {
     ) -> Result<Json<ReportPage>, ApiError> {
         policy::require(&caller, Permission::Contribute)?;
         let filter = ReportFilter {
-            status: parse(status.0.as_deref(), "status", ReportStatus::parse)?,
-            category: parse(category.0.as_deref(), "category", Category::parse)?,
-            severity: parse(severity.0.as_deref(), "severity", Severity::parse)?,
+            status: optional_choice(
+                status.0.as_deref(),
+                "status",
+                ReportStatus::parse,
+                "Unknown status",
+            )?,
+            category: optional_choice(
+                category.0.as_deref(),
+                "category",
+                Category::parse,
+                "Unknown category",
+            )?,
+            severity: optional_choice(
+                severity.0.as_deref(),
+                "severity",
+                Severity::parse,
+                "Unknown severity",
+            )?,
             organisation_id: organisation_id.0,
             cursor: Cursor::parse_optional(cursor.0.as_deref())?,
             limit: pagination::limit(limit.0)?,

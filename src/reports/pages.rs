@@ -4,7 +4,7 @@ use askama::Template;
 use entity::organisations;
 use poem::http::StatusCode;
 use poem::web::{Data, Html, Path, Query};
-use poem::{IntoResponse, Response, handler};
+use poem::{Response, handler};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -14,25 +14,11 @@ use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::policy::{self, Permission};
 use crate::error::AppError;
-use crate::ideas::pages::Choice;
-use crate::ideas::service::StatusEntry;
 use crate::idempotency::IdempotencyKey;
 use crate::pagination::Cursor;
-use crate::web::forms::{Errors, Fields};
-use crate::web::page::{PageContext, render, render_with_status, see_other};
-
-fn choices(
-    options: impl Iterator<Item = (&'static str, &'static str)>,
-    selected: &str,
-) -> Vec<Choice> {
-    options
-        .map(|(value, label)| Choice {
-            value: value.to_owned(),
-            label: label.to_owned(),
-            checked: value == selected,
-        })
-        .collect()
-}
+use crate::status_history::StatusEntry;
+use crate::web::forms::{Choice, Errors, Fields, choices, refusal};
+use crate::web::page::{PageContext, link_with_query, render, render_with_status, see_other};
 
 #[derive(Template)]
 #[template(path = "reports/new.html")]
@@ -59,7 +45,7 @@ fn new_report_page(
         page: PageContext::new(caller, &state.key),
         categories: choices(
             Category::ALL.iter().map(|c| (c.as_str(), c.label())),
-            &form.category,
+            &[&form.category],
         ),
         severities: Severity::ALL
             .iter()
@@ -224,20 +210,15 @@ struct ListPage {
 }
 
 fn list_url(params: &ListParams, cursor: Option<&str>) -> String {
-    let mut url = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in [
-        ("status", &params.status),
-        ("category", &params.category),
-        ("severity", &params.severity),
-    ] {
-        if !value.is_empty() {
-            url.append_pair(name, value);
-        }
-    }
-    if let Some(cursor) = cursor {
-        url.append_pair("cursor", cursor);
-    }
-    format!("/reports?{}", url.finish())
+    link_with_query(
+        "/reports",
+        [
+            ("status", params.status.as_str()),
+            ("category", params.category.as_str()),
+            ("severity", params.severity.as_str()),
+            ("cursor", cursor.unwrap_or("")),
+        ],
+    )
 }
 
 /// The board's list of every report.
@@ -261,15 +242,15 @@ pub async fn list(
         page: PageContext::new(&caller, &state.key),
         statuses: choices(
             ReportStatus::ALL.iter().map(|s| (s.as_str(), s.label())),
-            &params.status,
+            &[&params.status],
         ),
         categories: choices(
             Category::ALL.iter().map(|s| (s.as_str(), s.label())),
-            &params.category,
+            &[&params.category],
         ),
         severities: choices(
             Severity::ALL.iter().map(|s| (s.as_str(), s.label())),
-            &params.severity,
+            &[&params.severity],
         ),
         next_page: next.map(|c| list_url(&params, Some(&c.encode()))),
         first_page: filter.cursor.is_some().then(|| list_url(&params, None)),
@@ -300,7 +281,7 @@ async fn status_page(
         page: PageContext::new(caller, &state.key),
         options: choices(
             view.status.next().iter().map(|s| (s.as_str(), s.label())),
-            selected,
+            &[selected],
         ),
         note: change.map(|c| c.note.clone()).unwrap_or_default(),
         view,
@@ -333,19 +314,12 @@ pub async fn status_submit(
     };
     match service::change_status(&state, user, id, &change).await {
         Ok(_) => Ok(see_other(&format!("/reports/{id}?status_changed=1"))),
-        Err(AppError::Validation(errors)) => render_with_status(
-            &status_page(&state, &caller, id, Some(&change), errors.into()).await?,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        Err(AppError::Conflict(message)) => {
-            let mut errors = Errors::default();
-            errors.add("status", message);
-            Ok(render_with_status(
+        Err(err) => {
+            let (errors, status) = refusal(err, "status")?;
+            render_with_status(
                 &status_page(&state, &caller, id, Some(&change), errors).await?,
-                StatusCode::CONFLICT,
-            )?
-            .into_response())
+                status,
+            )
         }
-        Err(other) => Err(other),
     }
 }

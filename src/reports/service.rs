@@ -2,7 +2,7 @@
 //! and the status workflow with an email to the reporter on each update.
 
 use chrono::Utc;
-use entity::{organisations, reports, status_changes, users};
+use entity::{organisations, reports, users};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -19,10 +19,10 @@ use crate::auth::people::{self, Person};
 use crate::auth::policy;
 use crate::email::{self, templates};
 use crate::error::{AppError, FieldError};
-use crate::ideas::service::StatusEntry;
 use crate::idempotency::{self, Created, IdempotencyKey};
 use crate::organisations::service::{self as register, Resolution};
 use crate::pagination::Cursor;
+use crate::status_history::{self, StatusEntry};
 
 pub const SUBJECT: &str = "report";
 
@@ -161,8 +161,19 @@ async fn insert(
     }
     .insert(&txn)
     .await?;
-    crate::ideas::service::first_status(&txn, SUBJECT, row.id, &row.status, reporter.id, now)
-        .await?;
+    status_history::record(
+        &txn,
+        status_history::Change {
+            subject_type: SUBJECT,
+            subject_id: row.id,
+            from: None,
+            to: &row.status,
+            note: "",
+            actor: reporter.id,
+            at: now,
+        },
+    )
+    .await?;
     audit::record(
         &txn,
         AuditEvent {
@@ -244,22 +255,7 @@ pub async fn find(
         .await?
         .filter(|r| policy::can_see_report(caller, r))
         .ok_or(AppError::NotFound)?;
-    let history = status_changes::Entity::find()
-        .filter(status_changes::Column::SubjectType.eq(SUBJECT))
-        .filter(status_changes::Column::SubjectId.eq(id))
-        .order_by_asc(status_changes::Column::CreatedAt)
-        .order_by_asc(status_changes::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|c| StatusEntry {
-            note_html: crate::markdown::render(&c.note),
-            from: c.from_status,
-            to: c.to_status,
-            note: c.note,
-            at: c.created_at,
-        })
-        .collect();
+    let history = status_history::history(conn, SUBJECT, id).await?;
     let view = views(conn, caller, vec![report])
         .await?
         .into_iter()
@@ -352,22 +348,16 @@ pub async fn change_status(
         && !from.next().contains(&to)
     {
         let allowed: Vec<&str> = from.next().iter().map(|s| s.label()).collect();
-        errors.push(FieldError::new(
-            "status",
-            format!(
-                "A report that is {} can move to: {}",
-                from.label().to_lowercase(),
-                allowed.join(", ").to_lowercase()
-            ),
+        errors.push(status_history::not_allowed(
+            "A report",
+            from.label(),
+            &allowed,
         ));
     }
     if let Some(expected) = change.version
         && expected != report.version
     {
-        return Err(AppError::Conflict(format!(
-            "This report was changed by someone else while you were looking at it (now version {}). Reload it and try again",
-            report.version
-        )));
+        return Err(status_history::stale("report", report.version));
     }
     let (Some(to), Some(note)) = (to, note) else {
         return Err(AppError::Validation(errors));
@@ -388,24 +378,20 @@ pub async fn change_status(
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(AppError::Conflict(
-            "This report was changed by someone else at the same time. Reload it and try again"
-                .to_owned(),
-        ));
+        return Err(status_history::lost_race("report"));
     }
-    let change_id = Uuid::now_v7();
-    status_changes::ActiveModel {
-        id: Set(change_id),
-        subject_type: Set(SUBJECT.to_owned()),
-        subject_id: Set(id),
-        from_status: Set(Some(from.as_str().to_owned())),
-        to_status: Set(to.as_str().to_owned()),
-        note: Set(note.clone()),
-        actor_id: Set(Some(actor.id)),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
+    let change_id = status_history::record(
+        &txn,
+        status_history::Change {
+            subject_type: SUBJECT,
+            subject_id: id,
+            from: Some(from.as_str()),
+            to: to.as_str(),
+            note: &note,
+            actor: actor.id,
+            at: now,
+        },
+    )
     .await?;
     audit::record(
         &txn,

@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::ideas::domain::IdeaStatus;
 use crate::reports::domain::{Category, ReportStatus, Severity};
 use crate::web::forms::{Errors, Fields};
-use crate::web::page::{PageContext, render, render_with_status};
+use crate::web::page::{PageContext, link_with_query, render, render_with_status};
 
 pub struct FilterOption {
     pub value: String,
@@ -163,24 +163,16 @@ pub async fn search(
         .filter(|g| !g.options.is_empty())
         .collect();
     let next_page = results.as_ref().and_then(|r| r.next_offset).map(|offset| {
-        let mut url = url::form_urlencoded::Serializer::new(String::new());
-        for (name, value) in [
-            ("q", fields.get("q")),
-            ("from", fields.get("from")),
-            ("to", fields.get("to")),
-            ("sort", fields.get("sort")),
-        ] {
-            if !value.is_empty() {
-                url.append_pair(name, value);
-            }
-        }
+        let cursor = cursor_for(offset);
+        let mut pairs: Vec<(&str, &str)> = ["q", "from", "to", "sort"]
+            .into_iter()
+            .map(|name| (name, fields.get(name)))
+            .collect();
         for (group, values) in &filters {
-            for value in values {
-                url.append_pair(group, value);
-            }
+            pairs.extend(values.iter().map(|value| (group.as_str(), value.as_str())));
         }
-        url.append_pair("cursor", &cursor_for(offset));
-        format!("/search?{}", url.finish())
+        pairs.push(("cursor", &cursor));
+        link_with_query("/search", pairs)
     });
     let page = SearchPage {
         page: PageContext::new(&caller, &state.key),

@@ -37,6 +37,47 @@ impl From<Vec<FieldError>> for Errors {
     }
 }
 
+/// A checkbox, radio or select option as a template shows it.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+/// Options from `(value, label)` pairs, checked when their value is selected.
+pub fn choices<'a>(
+    options: impl Iterator<Item = (&'a str, &'a str)>,
+    selected: &[impl AsRef<str>],
+) -> Vec<Choice> {
+    options
+        .map(|(value, label)| Choice {
+            value: value.to_owned(),
+            label: label.to_owned(),
+            checked: selected.iter().any(|s| s.as_ref() == value),
+        })
+        .collect()
+}
+
+/// A refused form submission as errors to show on the form again, with its
+/// status: field errors (422), or a conflict with someone else's change
+/// (409), shown against `conflict_field`. Anything else is not the form's.
+pub fn refusal(
+    err: crate::error::AppError,
+    conflict_field: &str,
+) -> Result<(Errors, poem::http::StatusCode), crate::error::AppError> {
+    use crate::error::AppError;
+    use poem::http::StatusCode;
+    match err {
+        AppError::Validation(errors) => Ok((errors.into(), StatusCode::UNPROCESSABLE_ENTITY)),
+        AppError::Conflict(message) => {
+            let mut errors = Errors::default();
+            errors.add(conflict_field, message);
+            Ok((errors, StatusCode::CONFLICT))
+        }
+        other => Err(other),
+    }
+}
+
 /// A urlencoded form body with repeated fields kept (checkbox groups send one
 /// field per ticked box, which serde's form decoding cannot hold).
 #[derive(Debug, Default, Clone)]

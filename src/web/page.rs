@@ -47,6 +47,26 @@ pub fn see_other(location: &str) -> Response {
         .finish()
 }
 
+/// A link to `path` with the given query parameters, leaving out empty ones
+/// (filters and cursors carried from page to page).
+pub fn link_with_query<'a>(
+    path: &str,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        if !value.is_empty() {
+            query.append_pair(name, value);
+        }
+    }
+    let query = query.finish();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
 pub fn render(template: &impl Template) -> Result<Html<String>, AppError> {
     template.render().map(Html).map_err(AppError::internal)
 }

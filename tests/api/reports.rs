@@ -135,6 +135,19 @@ async fn the_organisation_must_be_in_the_register() {
     let problem: Value = resp.json().await.expect("json");
     assert_eq!(problem["errors"][0]["field"], "organisation");
 
+    // A wildcard is taken literally, not as "any organisation".
+    let mut wildcard = report_body("EPR");
+    wildcard["organisation"] = json!("%");
+    let resp = app.api_post("/api/v1/reports", &token, &wildcard).await;
+    assert_eq!(resp.status(), 422);
+    let problem: Value = resp.json().await.expect("json");
+    assert!(
+        problem["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("No organisation")
+    );
+
     // "University Hospital" matches several exemplar trusts.
     let mut ambiguous = report_body("EPR");
     ambiguous["organisation"] = json!("University Hospital");
