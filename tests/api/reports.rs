@@ -386,3 +386,55 @@ async fn my_submissions_lists_ideas_reports_and_comments() {
     assert_eq!(mine["comments"][0]["title"], "My own idea");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_report_update_reaches_the_reporter_over_real_smtp_with_a_sanitized_note() {
+    let sink = crate::smtp_sink::SmtpSink::start().await;
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        env: vec![("HUB_SMTP_URL".into(), sink.url())],
+        real_mailer: true,
+        ..crate::helpers::Options::default()
+    })
+    .await;
+    let reporter = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let report = create_report(&app, &reporter, &report_body("Order comms")).await;
+    let path = format!(
+        "/api/v1/reports/{}/status",
+        report["id"].as_str().expect("id")
+    );
+    let note = "Passed to the **CIO**. <script>alert(1)</script>";
+    let resp = app
+        .api_post(&path, &board, &json!({ "status": "triaged", "note": note }))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let mut received = Vec::new();
+    for _ in 0..100 {
+        received = sink.received();
+        if !received.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let raw =
+        crate::helpers::decode_quoted_printable(received.first().expect("an email over SMTP"));
+    assert!(raw.contains("To: nurse@example.nhs.uk"));
+    assert!(raw.contains("Subject: Update on your report: triaged"));
+    assert!(
+        raw.contains("multipart/alternative"),
+        "plain text and HTML parts"
+    );
+    let html = &raw[raw.find("Content-Type: text/html").expect("an HTML part")..];
+    assert!(
+        html.contains("<strong>CIO</strong>"),
+        "the HTML part renders the note"
+    );
+    assert!(
+        !html.contains("<script"),
+        "no script survives into the HTML part"
+    );
+    app.stop().await;
+    sink.stop();
+}
