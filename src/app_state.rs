@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
 use crate::auth::crypto::ServerKey;
-use crate::search::schema::SearchIndex;
+use crate::search::store::Search;
 use crate::settings::Settings;
 
 #[derive(Clone)]
@@ -22,7 +22,7 @@ pub struct Inner {
     /// sign-in link does not wait for the next poll.
     pub outbox_ready: Notify,
     /// The search index under the data dir, kept current from the change log.
-    pub search: Arc<SearchIndex>,
+    pub search: Arc<Search>,
 }
 
 impl AppState {
@@ -30,7 +30,7 @@ impl AppState {
         db: DatabaseConnection,
         settings: Settings,
         key: ServerKey,
-        search: Arc<SearchIndex>,
+        search: Arc<Search>,
     ) -> Self {
         Self(Arc::new(Inner {
             db,

@@ -53,8 +53,8 @@ pub enum Command {
         #[command(subcommand)]
         command: OrganisationsCommand,
     },
-    /// Rebuild the search index from the database, with progress (stop `hub serve` first:
-    /// it holds the index; a running service also rebuilds by itself when the schema changes)
+    /// Rebuild the search index from the database, with progress. A running service keeps
+    /// answering from the old index and switches to the new one when it is ready
     Reindex,
     /// Print the OpenAPI document of the JSON API
     Openapi,
@@ -184,7 +184,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reindex => {
             let conn = migrated(&settings).await?;
             let dir = settings.data_dir.join("search");
-            let index = crate::search::schema::SearchIndex::open(&dir)?;
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
@@ -192,12 +191,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            let total = crate::search::indexer::rebuild(&conn, &index, |done, total| {
+            let total = crate::search::store::rebuild_generation(&dir, &conn, |done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
             })
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await?;
             bar.finish_and_clear();
             println!("Indexed {total} items into {}.", dir.display());
             Ok(())

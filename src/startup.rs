@@ -66,7 +66,7 @@ impl Application {
             let _ = settings.public_url.set_port(Some(port));
         }
         let acceptor = TcpAcceptor::from_tokio(listener)?;
-        let search = crate::search::schema::SearchIndex::open(&settings.data_dir.join("search"))?;
+        let search = crate::search::store::Search::open(&settings.data_dir.join("search"))?;
         let state = AppState::new(db, settings, key, std::sync::Arc::new(search));
         Ok(Self {
             state,

@@ -150,7 +150,7 @@ impl SearchApi {
         }
         .into_request()?;
         let audience = policy::search_audience(&caller);
-        let index = state.search.clone();
+        let index = state.search.current();
         let results =
             tokio::task::spawn_blocking(move || query::search(&index, &audience, &request))
                 .await

@@ -123,23 +123,49 @@ pub async fn catch_up(db: &impl ConnectionTrait, index: &SearchIndex) -> Result<
     }
 }
 
-/// Runs until shutdown, applying what is new every poll.
+/// Runs until shutdown: fills a new index from the tables, switches to a
+/// generation `hub reindex` built, and applies what is new every poll.
 pub async fn run(state: crate::app_state::AppState, mut stop: watch::Receiver<bool>) {
     loop {
-        match catch_up(&state.db, &state.search).await {
+        if let Err(err) = state.search.follow_pointer() {
+            tracing::warn!(error = %err, "cannot switch to the rebuilt search index");
+        }
+        state.search.release_retired();
+        let index = state.search.current();
+        if state.search.needs_fill() {
+            match fill(&state.db, &index).await {
+                Ok(()) => state.search.filled(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "filling the search index failed; retrying")
+                }
+            }
+        }
+        match catch_up(&state.db, &index).await {
             Ok(0) => {}
-            Ok(n) => tracing::debug!(
-                rows = n,
-                applied = state.search.applied(),
-                "search index updated"
-            ),
+            Ok(n) => tracing::debug!(rows = n, applied = index.applied(), "search index updated"),
             Err(err) => tracing::warn!(error = %err, "search indexing failed; retrying"),
         }
+        drop(index);
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(POLL) => {}
         }
     }
+}
+
+/// Fills a new, empty index from the tables, logging progress by tenths.
+async fn fill(db: &impl ConnectionTrait, index: &SearchIndex) -> Result<(), AppError> {
+    let mut logged = 0;
+    let total = rebuild(db, index, |done, total| {
+        let tenth = if total == 0 { 10 } else { done * 10 / total };
+        if tenth > logged {
+            logged = tenth;
+            tracing::info!(done, total, "filling the search index");
+        }
+    })
+    .await?;
+    tracing::info!(items = total, "the search index is filled");
+    Ok(())
 }
 
 /// Rebuilds the whole index from the database: every idea, report and

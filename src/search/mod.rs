@@ -7,6 +7,7 @@ pub mod indexer;
 pub mod pages;
 pub mod query;
 pub mod schema;
+pub mod store;
 
 use chrono::NaiveDate;
 

@@ -105,7 +105,7 @@ pub async fn search(
     let outcome = match params.into_request() {
         Ok(request) => {
             let audience = policy::search_audience(&caller);
-            let index = state.search.clone();
+            let index = state.search.current();
             let offset = request.offset;
             tokio::task::spawn_blocking(move || {
                 query::search(&index, &audience, &request).map(|r| (r, offset))

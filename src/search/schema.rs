@@ -1,6 +1,6 @@
-//! The search index: one tantivy index under the data dir over ideas,
-//! reports and comments. It is derived data: when its schema changes it is
-//! rebuilt from the database.
+//! The fields of the search index and one generation of it on disk. The
+//! index is derived data: when its schema changes it is rebuilt from the
+//! database (see `store`).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -95,29 +95,23 @@ pub struct SearchIndex {
 }
 
 impl SearchIndex {
-    /// Opens the index in `dir`, creating it (or recreating it when its
-    /// schema version differs, which makes the indexer rebuild it).
-    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+    /// Creates an empty index in `dir`, which must not hold one yet.
+    pub fn create(dir: &Path) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let version = std::fs::read_to_string(dir.join(VERSION_FILE)).unwrap_or_default();
-        let (schema, fields) = schema();
-        if version.trim() != SCHEMA_VERSION {
-            if version.trim().is_empty() {
-                tracing::info!(dir = %dir.display(), "creating the search index");
-            } else {
-                tracing::warn!(dir = %dir.display(), "the search index schema changed: rebuilding it from the database");
-            }
-            for entry in std::fs::read_dir(dir)? {
-                let path = entry?.path();
-                if path.is_dir() {
-                    std::fs::remove_dir_all(&path)?;
-                } else {
-                    std::fs::remove_file(&path)?;
-                }
-            }
-            Index::create_in_dir(dir, schema.clone()).context("cannot create the search index")?;
-            std::fs::write(dir.join(VERSION_FILE), SCHEMA_VERSION)?;
-        }
+        let (schema, _) = schema();
+        Index::create_in_dir(dir, schema).context("cannot create the search index")?;
+        std::fs::write(dir.join(VERSION_FILE), SCHEMA_VERSION)?;
+        Self::open(dir)
+    }
+
+    /// Whether `dir` holds an index written with this schema version.
+    pub fn is_current(dir: &Path) -> bool {
+        std::fs::read_to_string(dir.join(VERSION_FILE))
+            .is_ok_and(|version| version.trim() == SCHEMA_VERSION)
+    }
+
+    /// Opens the index in `dir` for searching and writing.
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
         let index = Index::open_in_dir(dir).context("cannot open the search index")?;
         index.tokenizers().register(
             KEYWORD,
@@ -125,6 +119,7 @@ impl SearchIndex {
                 .filter(LowerCaser)
                 .build(),
         );
+        let (_, fields) = schema();
         let applied = index
             .load_metas()?
             .payload
@@ -132,7 +127,7 @@ impl SearchIndex {
             .unwrap_or(0);
         let writer = index
             .writer_with_num_threads(1, 50_000_000)
-            .context("the search index is in use by another process (stop `hub serve` first)")?;
+            .context("the search index is in use by another process")?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)

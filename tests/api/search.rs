@@ -365,7 +365,68 @@ async fn after_a_restart_the_index_resumes_from_its_checkpoint_with_nothing_miss
 }
 
 #[tokio::test]
-async fn hub_reindex_rebuilds_the_index_from_the_database() {
+async fn hub_reindex_rebuilds_the_index_while_the_service_keeps_answering() {
+    let dir = temp_dir();
+    let database_url = crate::helpers::fresh_database_url(&dir).await;
+    let app = spawn_app_with(Options {
+        database_url: Some(database_url.clone()),
+        data_dir: Some(dir.clone()),
+        ..Options::default()
+    })
+    .await;
+    let token = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    for n in 0..3 {
+        create_idea(&app, &token, &idea_body(&format!("Reindexed idea {n}"))).await;
+    }
+    indexed(&app).await;
+    let before = app.state.search.generation();
+
+    let reindex = {
+        let (dir, url) = (dir.clone(), database_url.clone());
+        tokio::task::spawn_blocking(move || crate::cli::hub(&dir, &url, &["reindex"]))
+    };
+    // Searches are answered from the old index while the new one is built.
+    while !reindex.is_finished() {
+        assert_eq!(search(&app, None, "q=reindexed").await["total"], 3);
+    }
+    let output = reindex.await.expect("reindex ran");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Indexed 3 items"));
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.state.search.generation() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the service switched to the rebuilt index"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(search(&app, None, "q=reindexed").await["total"], 3);
+    // New writes land in the rebuilt index.
+    create_idea(&app, &token, &idea_body("Reindexed idea 3")).await;
+    indexed(&app).await;
+    assert_eq!(search(&app, None, "q=reindexed").await["total"], 4);
+    // The old generation is removed once no search reads it.
+    let old = dir.join("search").join(&before);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while old.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old index is removed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_lost_or_outdated_index_is_rebuilt_from_the_database_on_start() {
     let dir = temp_dir();
     let database_url = crate::helpers::fresh_database_url(&dir).await;
     let options = || Options {
@@ -378,23 +439,36 @@ async fn hub_reindex_rebuilds_the_index_from_the_database() {
         .api_token_for("nurse@example.nhs.uk", Role::Contributor)
         .await;
     for n in 0..3 {
-        create_idea(&app, &token, &idea_body(&format!("Reindexed idea {n}"))).await;
+        create_idea(&app, &token, &idea_body(&format!("Rebuilt idea {n}"))).await;
     }
     indexed(&app).await;
+    let generation = app.state.search.generation();
     app.stop().await;
-    // Lose the index entirely, as after a disk failure.
-    std::fs::remove_dir_all(dir.join("search")).expect("remove the index");
 
-    let output = crate::cli::hub(&dir, &database_url, &["reindex"]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("Indexed 3 items"));
-
+    // An index written by another schema version is not trusted.
+    let version = dir.join("search").join(&generation).join("schema-version");
+    std::fs::write(&version, "0").expect("write the version");
     let app = spawn_app_with(options()).await;
-    let found = search(&app, None, "q=reindexed").await;
-    assert_eq!(found["total"], 3);
+    assert_ne!(app.state.search.generation(), generation);
+    filled(&app).await;
+    assert_eq!(search(&app, None, "q=rebuilt").await["total"], 3);
     app.stop().await;
+
+    // Nor is a lost one: it is refilled as well.
+    std::fs::remove_dir_all(dir.join("search")).expect("remove the index");
+    let app = spawn_app_with(options()).await;
+    filled(&app).await;
+    assert_eq!(search(&app, None, "q=rebuilt").await["total"], 3);
+    app.stop().await;
+}
+
+async fn filled(app: &TestApp) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.state.search.needs_fill() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the index was filled from the database"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

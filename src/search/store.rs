@@ -1,0 +1,202 @@
+//! Where the index lives on disk. `search/CURRENT` names the generation in
+//! use; each generation is a directory of its own. A rebuild writes a new
+//! generation beside the one being served and then points `CURRENT` at
+//! it; the running service notices, switches over and removes the old one,
+//! so searches are answered throughout.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use anyhow::Context;
+use sea_orm::ConnectionTrait;
+
+use super::schema::SearchIndex;
+
+const POINTER: &str = "CURRENT";
+const GENERATION: &str = "g-";
+const BUILDING: &str = "building-";
+
+/// The index in use, switchable while the service runs.
+pub struct Search {
+    dir: PathBuf,
+    current: RwLock<(String, Arc<SearchIndex>)>,
+    /// Generations switched away from, removed once no search holds them.
+    retired: Mutex<Vec<(PathBuf, Arc<SearchIndex>)>>,
+    /// Set when the generation was created empty and must be filled from
+    /// the tables (a first start, or a changed schema).
+    needs_fill: AtomicBool,
+}
+
+fn read_pointer(dir: &Path) -> Option<String> {
+    let name = std::fs::read_to_string(dir.join(POINTER)).ok()?;
+    let name = name.trim();
+    // Only a plain generation name: the pointer never leads outside `dir`.
+    (name.starts_with(GENERATION) && !name.contains(['/', '\\', '.'])).then(|| name.to_owned())
+}
+
+/// Points `CURRENT` at `name` atomically (write beside it, then rename).
+fn write_pointer(dir: &Path, name: &str) -> anyhow::Result<()> {
+    let temporary = dir.join(format!("{POINTER}.new"));
+    std::fs::write(&temporary, name)?;
+    std::fs::rename(&temporary, dir.join(POINTER))?;
+    Ok(())
+}
+
+fn new_name(prefix: &str) -> String {
+    format!("{prefix}{}", chrono::Utc::now().timestamp_micros())
+}
+
+/// Removes what is not the generation in use: older generations, and an
+/// index written directly in `dir` by versions before generations.
+/// Directories being built by a running `hub reindex` are left alone.
+fn remove_others(dir: &Path, keep: &str) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == keep || name == POINTER || name.starts_with(BUILDING) {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
+
+impl Search {
+    /// Opens the generation `CURRENT` names, or creates an empty one (to
+    /// be filled by the indexer) when there is none or its schema changed.
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let (name, index, fresh) = match read_pointer(dir) {
+            Some(name) if SearchIndex::is_current(&dir.join(&name)) => {
+                let index = SearchIndex::open(&dir.join(&name)).context(
+                    "the search index is in use by another process (is `hub serve` already running?)",
+                )?;
+                (name, index, false)
+            }
+            pointed => {
+                if pointed.is_some() {
+                    tracing::warn!(dir = %dir.display(), "the search index schema changed: rebuilding it from the database");
+                } else {
+                    tracing::info!(dir = %dir.display(), "creating the search index");
+                }
+                let name = new_name(GENERATION);
+                let index = SearchIndex::create(&dir.join(&name))?;
+                write_pointer(dir, &name)?;
+                (name, index, true)
+            }
+        };
+        remove_others(dir, &name)?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            current: RwLock::new((name, Arc::new(index))),
+            retired: Mutex::new(Vec::new()),
+            needs_fill: AtomicBool::new(fresh),
+        })
+    }
+
+    pub fn current(&self) -> Arc<SearchIndex> {
+        match self.current.read() {
+            Ok(current) => current.1.clone(),
+            Err(poisoned) => poisoned.into_inner().1.clone(),
+        }
+    }
+
+    /// The name of the generation in use.
+    pub fn generation(&self) -> String {
+        match self.current.read() {
+            Ok(current) => current.0.clone(),
+            Err(poisoned) => poisoned.into_inner().0.clone(),
+        }
+    }
+
+    /// The change-log sequence number the index in use has applied up to.
+    pub fn applied(&self) -> i64 {
+        self.current().applied()
+    }
+
+    pub fn needs_fill(&self) -> bool {
+        self.needs_fill.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn filled(&self) {
+        self.needs_fill.store(false, Ordering::SeqCst);
+    }
+
+    /// Switches to the generation `CURRENT` names when a rebuild changed
+    /// it. Returns whether it switched.
+    pub fn follow_pointer(&self) -> anyhow::Result<bool> {
+        let Some(pointed) = read_pointer(&self.dir) else {
+            return Ok(false);
+        };
+        if pointed == self.generation() {
+            return Ok(false);
+        }
+        let path = self.dir.join(&pointed);
+        if !SearchIndex::is_current(&path) {
+            anyhow::bail!("CURRENT names {pointed}, which is not a complete index of this version");
+        }
+        let index = Arc::new(SearchIndex::open(&path)?);
+        let previous = {
+            let mut current = self
+                .current
+                .write()
+                .map_err(|_| anyhow::anyhow!("the search index switch lock is poisoned"))?;
+            std::mem::replace(&mut *current, (pointed.clone(), index))
+        };
+        tracing::info!(generation = %pointed, "switched to the rebuilt search index");
+        if let Ok(mut retired) = self.retired.lock() {
+            retired.push((self.dir.join(previous.0), previous.1));
+        }
+        Ok(true)
+    }
+
+    /// Removes retired generations that no search is reading any more.
+    pub fn release_retired(&self) {
+        let Ok(mut retired) = self.retired.lock() else {
+            return;
+        };
+        retired.retain(|(path, index)| {
+            if Arc::strong_count(index) > 1 {
+                return true;
+            }
+            if let Err(err) = std::fs::remove_dir_all(path) {
+                tracing::warn!(path = %path.display(), error = %err, "cannot remove an old search index");
+            }
+            false
+        });
+    }
+}
+
+/// Builds a new generation from the database beside the one in use and
+/// makes it current, reporting `(done, total)` as it goes. A running
+/// service switches to it within a poll and applies what was written
+/// meanwhile; a stopped one opens it on start. Returns the items indexed.
+pub async fn rebuild_generation(
+    dir: &Path,
+    db: &impl ConnectionTrait,
+    progress: impl FnMut(u64, u64),
+) -> anyhow::Result<u64> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let building = dir.join(new_name(BUILDING));
+    let index = SearchIndex::create(&building)?;
+    let built = super::indexer::rebuild(db, &index, progress).await;
+    // Dropping the index releases its writer, so the service can open it.
+    drop(index);
+    let total = match built {
+        Ok(total) => total,
+        Err(err) => {
+            let _ = std::fs::remove_dir_all(&building);
+            return Err(anyhow::anyhow!("{err}"));
+        }
+    };
+    let name = new_name(GENERATION);
+    std::fs::rename(&building, dir.join(&name))?;
+    write_pointer(dir, &name)?;
+    Ok(total)
+}
