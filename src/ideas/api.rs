@@ -180,7 +180,7 @@ pub struct NewIdeaBody {
 pub struct SimilarIdea {
     #[oai(flatten)]
     pub idea: IdeaSummary,
-    /// How alike, from 0 to 1.
+    /// How alike: 1 for the closest match, the others relative to it.
     pub score: f64,
 }
 
@@ -419,11 +419,13 @@ impl IdeasApi {
 
     /// Ideas like a draft
     ///
-    /// Possible duplicates of an idea being written, most alike first.
+    /// Possible duplicates of an idea being written, most alike first,
+    /// ranked by the distinctive words they share.
     #[oai(path = "/ideas/similar", method = "get", operation_id = "similarIdeas")]
     async fn similar_ideas(
         &self,
         state: Data<&AppState>,
+        caller: Data<&Caller>,
         #[oai(default)] title: Query<String>,
         #[oai(default)] description: Query<String>,
     ) -> Result<Json<Vec<SimilarIdea>>, ApiError> {
@@ -434,13 +436,13 @@ impl IdeasApi {
             )])
             .into());
         }
-        let found = service::similar(&state.db, &title.0, &description.0, None, 5).await?;
+        let found = service::similar(&state, &caller, &title.0, &description.0, 5).await?;
         Ok(Json(
             found
                 .iter()
                 .map(|(card, score)| SimilarIdea {
                     idea: IdeaSummary::from(card),
-                    score: (score * 100.0).round() / 100.0,
+                    score: *score,
                 })
                 .collect(),
         ))

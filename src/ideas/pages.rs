@@ -127,7 +127,7 @@ async fn new_idea_page(
 ) -> Result<NewIdeaPage, AppError> {
     let active = theme_service::list(&state.db, true).await?;
     let (preview_html, similar) = if checking {
-        let similar = service::similar(&state.db, &form.title, &form.description, None, 5).await?;
+        let similar = service::similar(state, caller, &form.title, &form.description, 5).await?;
         (
             crate::markdown::render(&form.description),
             similar.into_iter().map(|(card, _)| card).collect(),
@@ -262,6 +262,7 @@ struct ShowPage {
     errors: Errors,
     notice: Option<&'static str>,
     comment_key: String,
+    related: Vec<crate::search::similar::Related>,
 }
 
 impl ShowPage {
@@ -289,8 +290,10 @@ async fn show_page(
         }
         None => (None, false),
     };
+    let related = crate::search::similar::related(state, caller, "idea", id).await;
     Ok(ShowPage {
         page: PageContext::new(caller, &state.key),
+        related,
         description_html: crate::markdown::render(&detail.card.idea.description),
         is_author: caller.user_id().is_some() && detail.card.idea.author_id == caller.user_id(),
         can_triage: policy::require(caller, Permission::Triage).is_ok(),

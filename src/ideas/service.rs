@@ -303,87 +303,40 @@ async fn insert(
     Ok(Created::New(idea.id))
 }
 
-/// Words that say something about an idea, for finding similar ones.
-fn significant_words(text: &str) -> Vec<String> {
-    const STOP: &[&str] = &[
-        "about", "after", "also", "been", "being", "could", "every", "from", "have", "into",
-        "just", "more", "most", "much", "need", "only", "other", "over", "should", "some", "than",
-        "that", "their", "them", "then", "there", "these", "they", "this", "those", "very", "want",
-        "were", "what", "when", "where", "which", "while", "will", "with", "would", "your",
-    ];
-    let mut words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .map(str::to_lowercase)
-        .filter(|w| w.chars().count() >= 4 && !STOP.contains(&w.as_str()))
-        .collect();
-    words.sort();
-    words.dedup();
-    words
-}
-
-/// Ideas whose title and text resemble the draft, most alike first: shown
-/// before submitting so that people can support an existing idea instead.
+/// Ideas like a draft, most alike first (1.0 for the closest, the rest
+/// relative to it), among those the caller may see: shown before
+/// submitting so that people can support an existing idea instead.
 pub async fn similar(
-    conn: &impl ConnectionTrait,
+    state: &AppState,
+    caller: &Caller,
     title: &str,
     description: &str,
-    exclude: Option<Uuid>,
     limit: usize,
 ) -> Result<Vec<(IdeaCard, f64)>, AppError> {
-    let title_words = significant_words(title);
-    let mut words = title_words.clone();
-    words.extend(significant_words(
-        &description.chars().take(2_000).collect::<String>(),
-    ));
-    words.sort();
-    words.dedup();
-    if words.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Candidates share a title word (or, with no title yet, any word).
-    let probe = if title_words.is_empty() {
-        &words
-    } else {
-        &title_words
-    };
-    let mut any = Condition::any();
-    for word in probe.iter().take(12) {
-        any = any.add(crate::db::contains_ignoring_case(
-            ideas::Column::Title,
-            word,
-        ));
-    }
-    let mut query = ideas::Entity::find()
-        .filter(any)
-        .order_by_desc(ideas::Column::Id)
-        .limit(200);
-    if let Some(id) = exclude {
-        query = query.filter(ideas::Column::Id.ne(id));
-    }
-    let candidates = query.all(conn).await?;
-    let mut scored: Vec<(ideas::Model, f64)> = candidates
-        .into_iter()
-        .filter_map(|idea| {
-            let theirs_title = significant_words(&idea.title);
-            let mut theirs = theirs_title.clone();
-            theirs.extend(significant_words(
-                &idea.description.chars().take(2_000).collect::<String>(),
-            ));
-            let shared = words.iter().filter(|w| theirs.contains(w)).count() as f64;
-            let union = (words.len() + theirs.len()) as f64 - shared;
-            let title_shared = title_words
-                .iter()
-                .filter(|w| theirs_title.contains(w))
-                .count() as f64;
-            let title_score = title_shared / title_words.len().max(1) as f64;
-            let score = 0.6 * title_score + 0.4 * shared / union.max(1.0);
-            (score >= 0.25).then_some((idea, score))
-        })
+    let found = crate::search::similar::similar_in_background(
+        state,
+        caller,
+        crate::search::similar::Draft {
+            title: title.to_owned(),
+            body: description.to_owned(),
+        },
+        &["idea"],
+        limit,
+    )
+    .await?;
+    let scores: HashMap<Uuid, f64> = found
+        .iter()
+        .filter_map(|(score, hit)| Some((hit.id.parse().ok()?, *score)))
         .collect();
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-    scored.truncate(limit);
-    let scores: HashMap<Uuid, f64> = scored.iter().map(|(i, s)| (i.id, *s)).collect();
-    let found = cards(conn, scored.into_iter().map(|(i, _)| i).collect()).await?;
+    let list = ideas::Entity::find()
+        .filter(ideas::Column::Id.is_in(scores.keys().copied()))
+        .all(&state.db)
+        .await?;
+    let mut found = cards(&state.db, list).await?;
+    found.sort_by(|a, b| {
+        let score = |c: &IdeaCard| scores.get(&c.idea.id).copied().unwrap_or_default();
+        score(b).total_cmp(&score(a))
+    });
     Ok(found
         .into_iter()
         .map(|c| {
@@ -965,14 +918,6 @@ pub async fn change_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn significant_words_skip_short_and_common_words() {
-        assert_eq!(
-            significant_words("Make the e-Referral system talk to the PAS with HL7 FHIR"),
-            vec!["fhir", "make", "referral", "system", "talk"]
-        );
-    }
 
     #[test]
     fn idea_references_accept_links_and_ids() {

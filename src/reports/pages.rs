@@ -149,6 +149,7 @@ struct ShowPage {
     can_triage: bool,
     is_reporter: bool,
     notice: Option<&'static str>,
+    related: Vec<crate::search::similar::Related>,
 }
 
 impl ShowPage {
@@ -177,8 +178,10 @@ pub async fn show(
     } else {
         None
     };
+    let related = crate::search::similar::related(&state, &caller, "report", id).await;
     render(&ShowPage {
         page: PageContext::new(&caller, &state.key),
+        related,
         evidence_html: crate::markdown::render(&view.report.evidence),
         can_triage: policy::require(&caller, Permission::Triage).is_ok(),
         is_reporter: caller.user_id().is_some() && view.report.reporter_id == caller.user_id(),

@@ -1,4 +1,4 @@
-//! `GET /api/v1/search`.
+//! `GET /api/v1/search` and similar items.
 
 use chrono::{DateTime, Utc};
 use poem::web::Data;
@@ -7,12 +7,15 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::query::{self, SearchResults};
+use super::similar::{self, Like};
 use super::{Params, cursor_for};
 use crate::api::ApiTags;
 use crate::api::problem::ApiError;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::policy;
+use crate::error::{AppError, FieldError};
+use uuid::Uuid;
 
 pub struct SearchApi;
 
@@ -56,24 +59,98 @@ pub struct SearchResponse {
     pub next_cursor: Option<String>,
 }
 
+impl From<query::Hit> for SearchHit {
+    fn from(h: query::Hit) -> Self {
+        SearchHit {
+            id: h.id,
+            kind: h.kind,
+            title_html: h.title_html,
+            snippet_html: h.snippet_html,
+            status: h.status,
+            link: h.link,
+            created_at: h.created,
+            support_count: h.support,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct SimilarHit {
+    #[oai(flatten)]
+    pub hit: SearchHit,
+    /// How alike: 1 for the closest match, the others relative to it.
+    pub score: f64,
+}
+
+#[derive(Debug, Object)]
+pub struct SimilarResponse {
+    /// Most alike first, among the items the caller may see.
+    pub items: Vec<SimilarHit>,
+}
+
+impl From<Vec<(f64, query::Hit)>> for SimilarResponse {
+    fn from(found: Vec<(f64, query::Hit)>) -> Self {
+        SimilarResponse {
+            items: found
+                .into_iter()
+                .map(|(score, hit)| SimilarHit {
+                    hit: SearchHit::from(hit),
+                    score,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct DraftBody {
+    /// Up to 2,000 characters.
+    #[oai(default)]
+    pub title: String,
+    /// Up to 100,000 characters; the opening is compared.
+    #[oai(default)]
+    pub text: String,
+    /// Only these kinds (idea, report, comment); all when empty.
+    #[oai(default)]
+    pub kind: Vec<String>,
+}
+
+const KINDS: &[&str] = &["idea", "report", "comment"];
+
+/// Checks kind names, giving the static names the index uses.
+fn kinds(field: &str, raw: &[String]) -> Result<Vec<&'static str>, AppError> {
+    raw.iter()
+        .map(|k| {
+            KINDS
+                .iter()
+                .copied()
+                .find(|known| known == k)
+                .ok_or_else(|| {
+                    AppError::Validation(vec![FieldError::new(
+                        field,
+                        "kind must be idea, report or comment",
+                    )])
+                })
+        })
+        .collect()
+}
+
+fn similar_limit(limit: Option<u64>) -> Result<usize, AppError> {
+    match limit {
+        None => Ok(5),
+        Some(n @ 1..=20) => Ok(n as usize),
+        Some(_) => Err(AppError::Validation(vec![FieldError::new(
+            "limit",
+            "limit must be between 1 and 20",
+        )])),
+    }
+}
+
 impl From<SearchResults> for SearchResponse {
     fn from(r: SearchResults) -> Self {
         SearchResponse {
             total: r.total as u64,
-            hits: r
-                .hits
-                .into_iter()
-                .map(|h| SearchHit {
-                    id: h.id,
-                    kind: h.kind,
-                    title_html: h.title_html,
-                    snippet_html: h.snippet_html,
-                    status: h.status,
-                    link: h.link,
-                    created_at: h.created,
-                    support_count: h.support,
-                })
-                .collect(),
+            hits: r.hits.into_iter().map(SearchHit::from).collect(),
             facets: r
                 .facets
                 .into_iter()
@@ -89,7 +166,7 @@ impl From<SearchResults> for SearchResponse {
                 })
                 .collect(),
             near_matches: r.fuzzy,
-            next_cursor: r.next_offset.map(cursor_for),
+            next_cursor: r.next_offset.map(|offset| cursor_for(offset, r.as_of)),
         }
     }
 }
@@ -156,5 +233,92 @@ impl SearchApi {
                 .await
                 .map_err(crate::error::AppError::internal)??;
         Ok(Json(SearchResponse::from(results)))
+    }
+
+    /// Items like an item
+    ///
+    /// Ranked by the distinctive words they share, among what the caller may
+    /// see; used to link and merge. An item the caller may not see is 404.
+    #[oai(
+        path = "/search/similar",
+        method = "get",
+        operation_id = "similarToItem"
+    )]
+    async fn similar_to_item(
+        &self,
+        state: Data<&AppState>,
+        caller: Data<&Caller>,
+        /// The item's kind: idea, report or comment
+        item_kind: Query<String>,
+        item_id: Query<Uuid>,
+        /// Only these kinds; all when absent. Can repeat.
+        #[oai(default)]
+        kind: Query<Vec<String>>,
+        limit: Query<Option<u64>>,
+    ) -> Result<Json<SimilarResponse>, ApiError> {
+        let item_kind = kinds("item_kind", std::slice::from_ref(&item_kind.0))?
+            .first()
+            .copied()
+            .ok_or(AppError::NotFound)?;
+        let only = kinds("kind", &kind.0)?;
+        let limit = similar_limit(limit.0)?;
+        let audience = policy::search_audience(&caller);
+        let index = state.search.current();
+        let id = item_id.0;
+        let found = tokio::task::spawn_blocking(move || {
+            similar::similar(&index, &audience, &Like::Item(item_kind, id), &only, limit)
+        })
+        .await
+        .map_err(AppError::internal)??;
+        Ok(Json(SimilarResponse::from(found)))
+    }
+
+    /// Items like a draft
+    ///
+    /// For text not yet submitted, such as an idea being written: possible
+    /// duplicates, most alike first, among what the caller may see.
+    #[oai(
+        path = "/search/similar",
+        method = "post",
+        operation_id = "similarToDraft"
+    )]
+    async fn similar_to_draft(
+        &self,
+        state: Data<&AppState>,
+        caller: Data<&Caller>,
+        body: Json<DraftBody>,
+        limit: Query<Option<u64>>,
+    ) -> Result<Json<SimilarResponse>, ApiError> {
+        let body = body.0;
+        let mut errors = Vec::new();
+        if body.title.chars().count() > 2_000 {
+            errors.push(FieldError::new(
+                "title",
+                "title must be 2,000 characters or fewer",
+            ));
+        }
+        if body.text.chars().count() > 100_000 {
+            errors.push(FieldError::new(
+                "text",
+                "text must be 100,000 characters or fewer",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Validation(errors).into());
+        }
+        let only = kinds("kind", &body.kind)?;
+        let limit = similar_limit(limit.0)?;
+        let audience = policy::search_audience(&caller);
+        let index = state.search.current();
+        let found = tokio::task::spawn_blocking(move || {
+            let like = Like::Draft {
+                title: &body.title,
+                body: &body.text,
+            };
+            similar::similar(&index, &audience, &like, &only, limit)
+        })
+        .await
+        .map_err(AppError::internal)??;
+        Ok(Json(SimilarResponse::from(found)))
     }
 }

@@ -157,7 +157,7 @@ pub async fn run(state: crate::app_state::AppState, mut stop: watch::Receiver<bo
 async fn fill(db: &impl ConnectionTrait, index: &SearchIndex) -> Result<(), AppError> {
     let mut logged = 0;
     let total = rebuild(db, index, |done, total| {
-        let tenth = if total == 0 { 10 } else { done * 10 / total };
+        let tenth = (done * 10).checked_div(total).unwrap_or(10);
         if tenth > logged {
             logged = tenth;
             tracing::info!(done, total, "filling the search index");

@@ -7,9 +7,10 @@ pub mod indexer;
 pub mod pages;
 pub mod query;
 pub mod schema;
+pub mod similar;
 pub mod store;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::error::{AppError, FieldError};
 use query::{SearchRequest, Sort};
@@ -45,15 +46,18 @@ impl Params<'_> {
                 "sort must be relevance, newest or most_supported",
             )])
         })?;
-        let offset = if self.cursor.is_empty() {
-            0
+        let (offset, as_of) = if self.cursor.is_empty() {
+            (0, None)
         } else {
-            crate::pagination::Cursor::decode(self.cursor)?
-                .key
-                .parse::<usize>()
-                .map_err(|_| {
-                    AppError::Validation(vec![FieldError::new("cursor", "The cursor is not valid")])
-                })?
+            let cursor = crate::pagination::Cursor::decode(self.cursor)?;
+            let (offset, as_of) = cursor.key.split_once('@').ok_or_else(bad_cursor)?;
+            let offset = offset.parse::<usize>().map_err(|_| bad_cursor())?;
+            let as_of = as_of
+                .parse::<i64>()
+                .ok()
+                .and_then(DateTime::from_timestamp_micros)
+                .ok_or_else(bad_cursor)?;
+            (offset, Some(as_of))
         };
         let limit = crate::pagination::limit(self.limit)? as usize;
         Ok(SearchRequest {
@@ -64,14 +68,20 @@ impl Params<'_> {
             sort,
             offset,
             limit,
+            as_of,
         })
     }
 }
 
-/// The opaque cursor for a result offset.
-pub fn cursor_for(offset: usize) -> String {
+fn bad_cursor() -> AppError {
+    AppError::Validation(vec![FieldError::new("cursor", "The cursor is not valid")])
+}
+
+/// The opaque cursor for the next page: its offset, and the moment the
+/// first page stood at, so that new arrivals do not shift later pages.
+pub fn cursor_for(offset: usize, as_of: DateTime<Utc>) -> String {
     crate::pagination::Cursor {
-        key: offset.to_string(),
+        key: format!("{offset}@{}", as_of.timestamp_micros()),
         id: uuid::Uuid::nil(),
     }
     .encode()

@@ -162,18 +162,21 @@ pub async fn search(
         })
         .filter(|g| !g.options.is_empty())
         .collect();
-    let next_page = results.as_ref().and_then(|r| r.next_offset).map(|offset| {
-        let cursor = cursor_for(offset);
-        let mut pairs: Vec<(&str, &str)> = ["q", "from", "to", "sort"]
-            .into_iter()
-            .map(|name| (name, fields.get(name)))
-            .collect();
-        for (group, values) in &filters {
-            pairs.extend(values.iter().map(|value| (group.as_str(), value.as_str())));
-        }
-        pairs.push(("cursor", &cursor));
-        link_with_query("/search", pairs)
-    });
+    let next_page = results
+        .as_ref()
+        .and_then(|r| r.next_offset.map(|o| (o, r.as_of)))
+        .map(|(offset, as_of)| {
+            let cursor = cursor_for(offset, as_of);
+            let mut pairs: Vec<(&str, &str)> = ["q", "from", "to", "sort"]
+                .into_iter()
+                .map(|name| (name, fields.get(name)))
+                .collect();
+            for (group, values) in &filters {
+                pairs.extend(values.iter().map(|value| (group.as_str(), value.as_str())));
+            }
+            pairs.push(("cursor", &cursor));
+            link_with_query("/search", pairs)
+        });
     let page = SearchPage {
         page: PageContext::new(&caller, &state.key),
         q: fields.get("q").to_owned(),

@@ -83,6 +83,9 @@ pub struct SearchRequest {
     pub sort: Sort,
     pub offset: usize,
     pub limit: usize,
+    /// Items created after this are left out, so that later pages are
+    /// not shifted by new arrivals; set from the first page's time.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,13 +115,15 @@ pub struct SearchResults {
     /// True when nothing matched exactly and these are near matches.
     pub fuzzy: bool,
     pub next_offset: Option<usize>,
+    /// The moment these results stand at, carried by the next cursor.
+    pub as_of: DateTime<Utc>,
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> AppError {
     AppError::Validation(vec![FieldError::new(field, message)])
 }
 
-fn visibility(index: &SearchIndex, audience: &Audience) -> Option<Box<dyn Query>> {
+pub(crate) fn visibility(index: &SearchIndex, audience: &Audience) -> Option<Box<dyn Query>> {
     let field = index.fields.visible_to;
     let term = |who: &str| -> Clause {
         (
@@ -249,6 +254,19 @@ fn filters(index: &SearchIndex, request: &SearchRequest) -> Result<Vec<Clause>, 
             });
         clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
     }
+    if let Some(as_of) = request.as_of {
+        let upper = Term::from_field_date(
+            f.created,
+            TantivyDate::from_timestamp_micros(as_of.timestamp_micros()),
+        );
+        clauses.push((
+            Occur::Must,
+            Box::new(RangeQuery::new(
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Included(upper),
+            )),
+        ));
+    }
     Ok(clauses)
 }
 
@@ -266,7 +284,7 @@ fn escape(raw: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn hits(
+pub(crate) fn hits(
     index: &SearchIndex,
     searcher: &Searcher,
     query: &dyn Query,
@@ -328,6 +346,9 @@ pub fn search(
         ));
     }
     let words = words_query(index, &request.q)?;
+    let mut request = request.clone();
+    request.as_of.get_or_insert_with(Utc::now);
+    let request = &request;
     let mut results = run(index, audience, request, words)?;
     if results.total == 0
         && !request.q.trim().is_empty()
@@ -421,5 +442,6 @@ fn run(
         facets,
         fuzzy: false,
         next_offset,
+        as_of: request.as_of.unwrap_or_else(Utc::now),
     })
 }

@@ -276,6 +276,25 @@ impl TestApp {
             .token
     }
 
+    /// Waits until the indexer has caught up with everything written so far.
+    pub async fn indexed(&self) {
+        use sea_orm::{EntityTrait, QueryOrder};
+        let last = entity::change_log::Entity::find()
+            .order_by_desc(entity::change_log::Column::Seq)
+            .one(&self.db)
+            .await
+            .expect("query")
+            .map(|r| r.seq)
+            .unwrap_or(0);
+        for _ in 0..200 {
+            if self.state.search.applied() >= last {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the search index did not catch up with change {last}");
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

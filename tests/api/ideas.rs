@@ -703,6 +703,7 @@ async fn the_form_previews_shows_possible_duplicates_and_submits_once() {
     .await;
     app.sign_in_as("nurse@example.nhs.uk", Role::Contributor)
         .await;
+    app.indexed().await;
 
     let similar: Value = app
         .get("/api/v1/ideas/similar?title=Electronic%20prescribing%20for%20community%20mental%20health")

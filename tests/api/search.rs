@@ -19,23 +19,8 @@ async fn search(app: &TestApp, token: Option<&str>, query: &str) -> Value {
     resp.json().await.expect("json")
 }
 
-/// Waits until the indexer has caught up with everything written so far.
 async fn indexed(app: &TestApp) {
-    use sea_orm::{EntityTrait, QueryOrder};
-    let last = entity::change_log::Entity::find()
-        .order_by_desc(entity::change_log::Column::Seq)
-        .one(&app.db)
-        .await
-        .expect("query")
-        .map(|r| r.seq)
-        .unwrap_or(0);
-    for _ in 0..100 {
-        if app.state.search.applied() >= last {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the search index did not catch up with change {last}");
+    app.indexed().await;
 }
 
 /// An idea whose only distinctive words are in its title.
@@ -471,4 +456,188 @@ async fn filled(app: &TestApp) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+fn similar_ids(found: &Value) -> Vec<String> {
+    found["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|h| h["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn similar_items_rank_shared_subjects_and_never_show_what_the_caller_may_not_see() {
+    let app = spawn_app().await;
+    let nurse = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    let other = app
+        .api_token_for("supplier@example.com", Role::Contributor)
+        .await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let mut whiteboard = idea_body("Electronic ward whiteboard for handover");
+    whiteboard["description"] =
+        json!("Replace the handover whiteboard with an electronic whiteboard showing bed status.");
+    let whiteboard = create_idea(&app, &nurse, &whiteboard).await;
+    let whiteboard_id = whiteboard["id"].as_str().expect("id").to_owned();
+    let mut parking = idea_body("Staff car parking permits online");
+    parking["description"] = json!("Let staff renew parking permits without queueing.");
+    let parking = create_idea(&app, &nurse, &parking).await;
+    let report: Value = app
+        .api_post(
+            "/api/v1/reports",
+            &nurse,
+            &json!({
+                "organisation": "RTH", "system_name": "Handover whiteboard", "category": "usability",
+                "severity": "medium", "patient_impact": "The electronic whiteboard loses bed status at handover",
+                "staff_impact": "Handover takes longer", "evidence": "The whiteboard froze at handover"
+            }),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let report_id = report["id"].as_str().expect("id").to_owned();
+    indexed(&app).await;
+
+    let draft = json!({
+        "title": "Electronic whiteboards at handover",
+        "text": "Wards still write bed status on a whiteboard at handover."
+    });
+    let as_contributor: Value = app
+        .api_post("/api/v1/search/similar", &other, &draft)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let found = similar_ids(&as_contributor);
+    assert_eq!(found.first(), Some(&whiteboard_id), "{as_contributor}");
+    assert_eq!(as_contributor["items"][0]["score"], 1.0);
+    assert!(
+        !found.contains(&report_id),
+        "a report is not shown to another contributor"
+    );
+    assert!(
+        !found.contains(&parking["id"].as_str().expect("id").to_owned()),
+        "an idea on another subject is not similar"
+    );
+    let as_board: Value = app
+        .api_post("/api/v1/search/similar", &board, &draft)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(similar_ids(&as_board).contains(&report_id));
+    let ideas_only: Value = app
+        .api_post(
+            "/api/v1/search/similar",
+            &board,
+            &json!({ "title": "whiteboard handover", "kind": ["idea"] }),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(similar_ids(&ideas_only), vec![whiteboard_id.clone()]);
+
+    // Like an indexed item: never the item itself.
+    let like_idea = format!("/api/v1/search/similar?item_kind=idea&item_id={whiteboard_id}");
+    let for_contributor: Value = app
+        .api_get(&like_idea, &other)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(!similar_ids(&for_contributor).contains(&whiteboard_id));
+    assert!(!similar_ids(&for_contributor).contains(&report_id));
+    let for_board: Value = app
+        .api_get(&like_idea, &board)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(similar_ids(&for_board).first(), Some(&report_id));
+
+    // An item the caller may not see is absent, not a hint that it exists.
+    let like_report = format!("/api/v1/search/similar?item_kind=report&item_id={report_id}");
+    assert_eq!(app.api_get(&like_report, &other).await.status(), 404);
+    assert_eq!(app.get(&like_report).await.status(), 404);
+    let for_board: Value = app
+        .api_get(&like_report, &board)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(similar_ids(&for_board), vec![whiteboard_id.clone()]);
+
+    // Pages show similar items beside the item, filtered the same way.
+    let report_link = format!("/reports/{report_id}");
+    let page = app.get_html(&format!("/ideas/{whiteboard_id}")).await;
+    assert!(!page.contains(&report_link), "signed out: no report");
+    app.sign_in_as("board@example.nhs.uk", Role::Board).await;
+    let page = app.get_html(&format!("/ideas/{whiteboard_id}")).await;
+    assert!(page.contains("Similar items") && page.contains(&report_link));
+
+    let bad = app
+        .api_get(
+            "/api/v1/search/similar?item_kind=secret&item_id=00000000-0000-0000-0000-000000000000",
+            &board,
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let problem: Value = bad.json().await.expect("json");
+    assert_eq!(problem["errors"][0]["field"], "item_kind");
+    let too_long = app
+        .api_post(
+            "/api/v1/search/similar",
+            &board,
+            &json!({ "text": "word ".repeat(20_001) }),
+        )
+        .await;
+    assert_eq!(too_long.status(), 422);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn later_pages_are_not_shifted_by_items_that_arrive_meanwhile() {
+    let app = spawn_app().await;
+    let nurse = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    for n in 0..3 {
+        create_idea(&app, &nurse, &idea_body(&format!("Paging idea {n}"))).await;
+    }
+    indexed(&app).await;
+    let first = search(&app, None, "q=paging&sort=newest&limit=2").await;
+    assert_eq!(first["total"], 3);
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+
+    create_idea(&app, &nurse, &idea_body("Paging idea 3")).await;
+    indexed(&app).await;
+    let second = search(
+        &app,
+        None,
+        &format!("q=paging&sort=newest&limit=2&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(second["total"], 3, "the total stands as of the first page");
+    let mut seen = ids(&first);
+    seen.extend(ids(&second));
+    assert_eq!(seen.len(), 3);
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "no item twice, none skipped");
+    // A new search sees the new item.
+    assert_eq!(search(&app, None, "q=paging").await["total"], 4);
+
+    let bad = app
+        .get("/api/v1/search?q=paging&cursor=bm90LWEtY3Vyc29y")
+        .await;
+    assert_eq!(bad.status(), 422);
+    app.stop().await;
 }

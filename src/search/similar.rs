@@ -1,0 +1,235 @@
+//! "More like this": items that resemble an indexed item or a draft,
+//! ranked by the distinctive words they share (tf-idf), among what the
+//! caller may see. Idea submission shows them as possible duplicates and
+//! triage uses them to link and merge.
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, MoreLikeThisQuery, Occur, Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, OwnedValue, Value};
+use tantivy::{DocAddress, TantivyDocument, Term};
+use uuid::Uuid;
+
+use super::documents;
+use super::query::{Audience, Hit, hits, visibility};
+use super::schema::SearchIndex;
+use crate::error::AppError;
+
+/// What to find items like.
+pub enum Like<'a> {
+    /// An item in the index, such as `("idea", id)`.
+    Item(&'a str, Uuid),
+    /// Text not yet submitted.
+    Draft { title: &'a str, body: &'a str },
+}
+
+/// Words too common in any English text to say what an item is about.
+const STOP_WORDS: &[&str] = &[
+    "a", "about", "after", "all", "also", "an", "and", "ani", "are", "as", "at", "be", "been",
+    "but", "by", "can", "could", "do", "doe", "for", "from", "had", "has", "have", "he", "her",
+    "his", "how", "i", "if", "in", "into", "is", "it", "its", "just", "more", "most", "my", "no",
+    "not", "of", "on", "one", "onli", "or", "other", "our", "out", "over", "she", "should", "so",
+    "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they",
+    "this", "those", "to", "up", "us", "veri", "was", "we", "were", "what", "when", "where",
+    "which", "while", "who", "will", "with", "would", "you", "your",
+];
+
+/// Hits weaker than this share of the best one are left out: they share
+/// a word or two, not a subject.
+const RELATIVE_FLOOR: f32 = 0.25;
+/// Texts are compared on their opening: enough to find the subject.
+const DRAFT_CHARS: usize = 5_000;
+
+fn item_query(index: &SearchIndex, kind: &str, id: Uuid) -> TermQuery {
+    TermQuery::new(
+        Term::from_field_text(index.fields.key, &documents::key(kind, id)),
+        IndexRecordOption::Basic,
+    )
+}
+
+/// Items like `like` of the given kinds (all kinds when empty), most alike
+/// first. An item the caller may not see is `NotFound`, as if absent.
+pub fn similar(
+    index: &SearchIndex,
+    audience: &Audience,
+    like: &Like<'_>,
+    kinds: &[&str],
+    limit: usize,
+) -> Result<Vec<(f64, Hit)>, AppError> {
+    let searcher = index.reader.searcher();
+    let f = index.fields;
+    let builder = MoreLikeThisQuery::builder()
+        .with_min_doc_frequency(1)
+        .with_min_term_frequency(1)
+        .with_min_word_length(3)
+        .with_max_query_terms(25)
+        .with_stop_words(STOP_WORDS.iter().map(|w| (*w).to_owned()).collect());
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let (title, body) = match like {
+        Like::Item(kind, id) => {
+            let mut visible: Vec<(Occur, Box<dyn Query>)> =
+                vec![(Occur::Must, Box::new(item_query(index, kind, *id)))];
+            if let Some(allowed) = visibility(index, audience) {
+                visible.push((Occur::Must, allowed));
+            }
+            let found = searcher
+                .search(
+                    &BooleanQuery::new(visible),
+                    &TopDocs::with_limit(1).order_by_score(),
+                )
+                .map_err(AppError::internal)?;
+            let address: DocAddress = found.first().map(|(_, a)| *a).ok_or(AppError::NotFound)?;
+            clauses.push((Occur::MustNot, Box::new(item_query(index, kind, *id))));
+            // Only the words: other stored fields (kind, status, dates)
+            // would make every item of the same kind look alike.
+            let doc: TantivyDocument = searcher.doc(address).map_err(AppError::internal)?;
+            let text = |field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (text(f.title), text(f.body))
+        }
+        Like::Draft { title, body } => ((*title).to_owned(), (*body).to_owned()),
+    };
+    let body: String = body.chars().take(DRAFT_CHARS).collect();
+    if title.trim().is_empty() && body.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let like_query = builder.with_document_fields(vec![
+        (f.title, vec![OwnedValue::Str(title)]),
+        (f.body, vec![OwnedValue::Str(body)]),
+    ]);
+    clauses.insert(0, (Occur::Must, Box::new(like_query)));
+    let kinds: Vec<(Occur, Box<dyn Query>)> = kinds
+        .iter()
+        .map(|kind| {
+            let query: Box<dyn Query> = Box::new(TermQuery::new(
+                Term::from_field_text(f.kind, kind),
+                IndexRecordOption::Basic,
+            ));
+            (Occur::Should, query)
+        })
+        .collect();
+    if !kinds.is_empty() {
+        clauses.push((Occur::Must, Box::new(BooleanQuery::new(kinds))));
+    }
+    if let Some(allowed) = visibility(index, audience) {
+        clauses.push((Occur::Must, allowed));
+    }
+    let query = BooleanQuery::new(clauses);
+    let top = searcher
+        .search(
+            &query,
+            &TopDocs::with_limit(limit.clamp(1, 20)).order_by_score(),
+        )
+        .map_err(AppError::internal)?;
+    let best = top.first().map(|(score, _)| *score).unwrap_or_default();
+    let kept: Vec<(f32, DocAddress)> = top
+        .into_iter()
+        .filter(|(score, _)| *score >= best * RELATIVE_FLOOR)
+        .collect();
+    let found = hits(
+        index,
+        &searcher,
+        &query,
+        kept.iter().map(|(_, address)| *address).collect(),
+    )?;
+    Ok(kept
+        .iter()
+        .zip(found)
+        .map(|((score, _), hit)| {
+            let relative = f64::from(*score / best.max(f32::EPSILON));
+            ((relative * 100.0).round() / 100.0, hit)
+        })
+        .collect())
+}
+
+/// A draft's text, owned so that the search can run off the async threads.
+pub struct Draft {
+    pub title: String,
+    pub body: String,
+}
+
+/// Runs `similar` for a draft on a blocking thread, with the caller's
+/// visibility decided by the policy module.
+pub async fn similar_in_background(
+    state: &crate::app_state::AppState,
+    caller: &crate::auth::caller::Caller,
+    draft: Draft,
+    kinds: &'static [&'static str],
+    limit: usize,
+) -> Result<Vec<(f64, Hit)>, AppError> {
+    let audience = crate::auth::policy::search_audience(caller);
+    let index = state.search.current();
+    tokio::task::spawn_blocking(move || {
+        let like = Like::Draft {
+            title: &draft.title,
+            body: &draft.body,
+        };
+        similar(&index, &audience, &like, kinds, limit)
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+/// An item shown beside another as similar.
+#[derive(Debug, Clone)]
+pub struct Related {
+    pub kind: String,
+    pub link: String,
+    /// Escaped, with matching words in `<b>`.
+    pub title_html: String,
+}
+
+impl Related {
+    pub fn kind_label(&self) -> &'static str {
+        match self.kind.as_str() {
+            "idea" => "Idea",
+            "report" => "Report",
+            "comment" => "Comment",
+            _ => "Item",
+        }
+    }
+}
+
+/// Items like an indexed one, for the side of its page. An item not yet
+/// indexed has none; a failing index is logged, not shown as an error.
+pub async fn related(
+    state: &crate::app_state::AppState,
+    caller: &crate::auth::caller::Caller,
+    kind: &'static str,
+    id: Uuid,
+) -> Vec<Related> {
+    let audience = crate::auth::policy::search_audience(caller);
+    let index = state.search.current();
+    let found = tokio::task::spawn_blocking(move || {
+        similar(
+            &index,
+            &audience,
+            &Like::Item(kind, id),
+            &["idea", "report"],
+            5,
+        )
+    })
+    .await;
+    match found {
+        Ok(Ok(found)) => found
+            .into_iter()
+            .map(|(_, hit)| Related {
+                kind: hit.kind,
+                link: hit.link,
+                title_html: hit.title_html,
+            })
+            .collect(),
+        Ok(Err(AppError::NotFound)) => Vec::new(),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "similar items could not be found");
+            Vec::new()
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "similar items could not be found");
+            Vec::new()
+        }
+    }
+}
