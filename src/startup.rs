@@ -189,6 +189,27 @@ pub fn routes(state: AppState) -> impl Endpoint {
         )
         .at("/my-submissions", get(submission_pages::mine))
         .at("/search", get(crate::search::pages::search))
+        .at("/search/save", get(crate::search::saved::pages::save_form))
+        .at(
+            "/search/saved",
+            get(crate::search::saved::pages::list).post(crate::search::saved::pages::save),
+        )
+        .at(
+            "/search/saved/:id",
+            get(crate::search::saved::pages::new_matches),
+        )
+        .at(
+            "/search/saved/:id/seen",
+            post(crate::search::saved::pages::mark_seen),
+        )
+        .at(
+            "/search/saved/:id/notify",
+            post(crate::search::saved::pages::set_notify),
+        )
+        .at(
+            "/search/saved/:id/delete",
+            post(crate::search::saved::pages::delete),
+        )
         .at(
             "/sign-in",
             get(auth_pages::sign_in_form).post(auth_pages::sign_in_submit),

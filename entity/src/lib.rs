@@ -15,6 +15,7 @@ pub mod organisation_imports;
 pub mod organisations;
 pub mod rate_limits;
 pub mod reports;
+pub mod saved_searches;
 pub mod server_keys;
 pub mod sessions;
 pub mod status_changes;

@@ -10,6 +10,7 @@ use crate::ideas::api::IdeasApi;
 use crate::organisations::api::OrganisationsApi;
 use crate::reports::api::ReportsApi;
 use crate::search::api::SearchApi;
+use crate::search::saved::api::SavedSearchesApi;
 use crate::submissions::api::SubmissionsApi;
 
 #[derive(Tags)]
@@ -22,7 +23,7 @@ pub enum ApiTags {
     Reports,
     /// The organisation register, and imports into it from NHS ODS files
     Organisations,
-    /// One search over everything the caller may see
+    /// One search over everything the caller may see, similar items, and saved searches
     Search,
 }
 
@@ -54,6 +55,7 @@ pub fn service() -> OpenApiService<
         ReportsApi,
         OrganisationsApi,
         SearchApi,
+        SavedSearchesApi,
     ),
     (),
 > {
@@ -65,6 +67,7 @@ pub fn service() -> OpenApiService<
             ReportsApi,
             OrganisationsApi,
             SearchApi,
+            SavedSearchesApi,
         ),
         "HealthTech Hub API",
         env!("CARGO_PKG_VERSION"),

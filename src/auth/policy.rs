@@ -25,6 +25,8 @@ pub enum Permission {
     Triage,
     /// Add, rename and retire the themes ideas are filed under.
     ManageThemes,
+    /// Save searches and hear about their new matches.
+    SaveSearches,
 }
 
 pub fn role_of(user: &users::Model) -> Role {
@@ -34,7 +36,7 @@ pub fn role_of(user: &users::Model) -> Role {
 pub fn allows(role: Role, permission: Permission) -> bool {
     match permission {
         Permission::ManageOwnAccount | Permission::ManageOwnTokens | Permission::Contribute => true,
-        Permission::Triage | Permission::ManageThemes => {
+        Permission::Triage | Permission::ManageThemes | Permission::SaveSearches => {
             matches!(role, Role::Board | Role::Admin)
         }
         Permission::ManageUsers | Permission::ViewOperations | Permission::ManageOrganisations => {
@@ -90,6 +92,16 @@ pub fn search_audience(caller: &Caller) -> crate::search::query::Audience {
         crate::search::query::Audience::Everything
     } else {
         crate::search::query::Audience::Public(caller.user_id())
+    }
+}
+
+/// What a person may find when a search runs on their behalf (a saved
+/// search in their digest), decided by their role now.
+pub fn search_audience_of(user: &users::Model) -> crate::search::query::Audience {
+    if matches!(role_of(user), Role::Board | Role::Admin) {
+        crate::search::query::Audience::Everything
+    } else {
+        crate::search::query::Audience::Public(Some(user.id))
     }
 }
 

@@ -6,6 +6,7 @@ pub mod documents;
 pub mod indexer;
 pub mod pages;
 pub mod query;
+pub mod saved;
 pub mod schema;
 pub mod similar;
 pub mod store;
@@ -69,6 +70,8 @@ impl Params<'_> {
             offset,
             limit,
             as_of,
+            since: None,
+            exact_only: false,
         })
     }
 }

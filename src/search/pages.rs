@@ -10,7 +10,7 @@ use super::query::{self, FACETS, Hit};
 use super::{Params, cursor_for};
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
-use crate::auth::policy;
+use crate::auth::policy::{self, Permission};
 use crate::error::AppError;
 use crate::ideas::domain::IdeaStatus;
 use crate::reports::domain::{Category, ReportStatus, Severity};
@@ -44,6 +44,8 @@ struct SearchPage {
     hits: Vec<Hit>,
     groups: Vec<FilterGroup>,
     next_page: Option<String>,
+    /// For board members, after a search that ran.
+    save_link: Option<String>,
     errors: Errors,
 }
 
@@ -79,6 +81,26 @@ fn label(group: &str, value: &str) -> String {
         _ => None,
     };
     known.map(str::to_owned).unwrap_or_else(|| value.to_owned())
+}
+
+/// A link to `path` carrying this search's parameters.
+fn same_search(
+    path: &str,
+    fields: &Fields,
+    filters: &[(String, Vec<String>)],
+    cursor: Option<&str>,
+) -> String {
+    let mut pairs: Vec<(&str, &str)> = ["q", "from", "to", "sort"]
+        .into_iter()
+        .map(|name| (name, fields.get(name)))
+        .collect();
+    for (group, values) in filters {
+        pairs.extend(values.iter().map(|value| (group.as_str(), value.as_str())));
+    }
+    if let Some(cursor) = cursor {
+        pairs.push(("cursor", cursor));
+    }
+    link_with_query(path, pairs)
 }
 
 #[handler]
@@ -167,17 +189,14 @@ pub async fn search(
         .and_then(|r| r.next_offset.map(|o| (o, r.as_of)))
         .map(|(offset, as_of)| {
             let cursor = cursor_for(offset, as_of);
-            let mut pairs: Vec<(&str, &str)> = ["q", "from", "to", "sort"]
-                .into_iter()
-                .map(|name| (name, fields.get(name)))
-                .collect();
-            for (group, values) in &filters {
-                pairs.extend(values.iter().map(|value| (group.as_str(), value.as_str())));
-            }
-            pairs.push(("cursor", &cursor));
-            link_with_query("/search", pairs)
+            same_search("/search", &fields, &filters, Some(&cursor))
         });
+    let save_link = (searched
+        && results.is_some()
+        && policy::require(&caller, Permission::SaveSearches).is_ok())
+    .then(|| same_search("/search/save", &fields, &filters, None));
     let page = SearchPage {
+        save_link,
         page: PageContext::new(&caller, &state.key),
         q: fields.get("q").to_owned(),
         from: fields.get("from").to_owned(),

@@ -86,6 +86,10 @@ pub struct SearchRequest {
     /// Items created after this are left out, so that later pages are
     /// not shifted by new arrivals; set from the first page's time.
     pub as_of: Option<DateTime<Utc>>,
+    /// Only items created after this: a saved search's new matches.
+    pub since: Option<DateTime<Utc>>,
+    /// No retry allowing typos when nothing matches exactly.
+    pub exact_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -254,6 +258,19 @@ fn filters(index: &SearchIndex, request: &SearchRequest) -> Result<Vec<Clause>, 
             });
         clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
     }
+    if let Some(since) = request.since {
+        let lower = Term::from_field_date(
+            f.created,
+            TantivyDate::from_timestamp_micros(since.timestamp_micros()),
+        );
+        clauses.push((
+            Occur::Must,
+            Box::new(RangeQuery::new(
+                std::ops::Bound::Excluded(lower),
+                std::ops::Bound::Unbounded,
+            )),
+        ));
+    }
     if let Some(as_of) = request.as_of {
         let upper = Term::from_field_date(
             f.created,
@@ -351,6 +368,7 @@ pub fn search(
     let request = &request;
     let mut results = run(index, audience, request, words)?;
     if results.total == 0
+        && !request.exact_only
         && !request.q.trim().is_empty()
         && let Some(fuzzy) = fuzzy_query(index, &request.q)
     {

@@ -12,6 +12,7 @@ mod helpers;
 mod ideas;
 mod organisations;
 mod reports;
+mod saved_searches;
 mod search;
 mod sign_in;
 mod smtp_sink;

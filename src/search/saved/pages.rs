@@ -1,0 +1,258 @@
+//! Saved search pages: name the search on the page, list them with their
+//! new matches, see what is new and mark it seen, choose to be told, delete.
+
+use askama::Template;
+use poem::web::{Data, Path};
+use poem::{IntoResponse, Request, Response, handler};
+use uuid::Uuid;
+
+use super::{SaveInput, SavedQuery};
+use crate::app_state::AppState;
+use crate::auth::caller::Caller;
+use crate::auth::policy::{self, Permission};
+use crate::error::AppError;
+use crate::search::query::{FACETS, Hit};
+use crate::web::forms::{Errors, Fields, refusal};
+use crate::web::page::{PageContext, render, render_with_status, see_other};
+
+/// The search-page parameters a saved search is made of.
+fn query_from(fields: &Fields) -> SavedQuery {
+    SavedQuery {
+        q: fields.get("q").to_owned(),
+        filters: FACETS
+            .iter()
+            .map(|(group, _)| ((*group).to_owned(), fields.all(group)))
+            .filter(|(_, values)| !values.is_empty())
+            .collect(),
+        from: fields.get("from").to_owned(),
+        to: fields.get("to").to_owned(),
+        sort: fields.get("sort").to_owned(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "search/save.html")]
+struct SavePage {
+    page: PageContext,
+    query: SavedQuery,
+    name: String,
+    notify: bool,
+    errors: Errors,
+}
+
+/// `GET /search/save?…`: the form naming the search just run.
+#[handler]
+pub async fn save_form(
+    req: &Request,
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+) -> Result<Response, AppError> {
+    policy::require(&caller, Permission::SaveSearches)?;
+    let fields = Fields::parse(req.uri().query().unwrap_or("").as_bytes());
+    Ok(render(&SavePage {
+        page: PageContext::new(&caller, &state.key),
+        query: query_from(&fields),
+        name: String::new(),
+        notify: true,
+        errors: Errors::default(),
+    })?
+    .into_response())
+}
+
+/// `POST /search/saved`.
+#[handler]
+pub async fn save(
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+    fields: Fields,
+) -> Result<Response, AppError> {
+    let user = policy::require(&caller, Permission::SaveSearches)?;
+    let input = SaveInput {
+        name: fields.get("name").to_owned(),
+        query: query_from(&fields),
+        notify: fields.ticked("notify"),
+    };
+    let index = state.search.current();
+    let outcome = match super::check(&index, &input) {
+        Ok((name, request)) => super::create(&state.db, user, name, &input, &request).await,
+        Err(err) => Err(err),
+    };
+    match outcome {
+        Ok(_) => Ok(see_other("/search/saved?saved=1")),
+        Err(err) => {
+            let (errors, status) = refusal(err, "name")?;
+            render_with_status(
+                &SavePage {
+                    page: PageContext::new(&caller, &state.key),
+                    query: input.query,
+                    name: input.name,
+                    notify: input.notify,
+                    errors,
+                },
+                status,
+            )
+        }
+    }
+}
+
+pub struct SavedRow {
+    pub id: Uuid,
+    pub name: String,
+    pub summary: String,
+    pub link: String,
+    pub notify: bool,
+    pub new_count: usize,
+}
+
+#[derive(Template)]
+#[template(path = "search/saved.html")]
+struct ListPage {
+    page: PageContext,
+    rows: Vec<SavedRow>,
+    notice: Option<&'static str>,
+}
+
+/// `GET /search/saved`.
+#[handler]
+pub async fn list(
+    req: &Request,
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+) -> Result<Response, AppError> {
+    let user = policy::require(&caller, Permission::SaveSearches)?;
+    let saved = super::list(&state.db, user.id).await?;
+    let audience = policy::search_audience(&caller);
+    let index = state.search.current();
+    let rows = tokio::task::spawn_blocking(move || {
+        saved
+            .iter()
+            .map(|s| {
+                let query = SavedQuery::of(s);
+                // A search that no longer runs (a retired filter value
+                // still runs; a changed syntax might not) shows no count.
+                let new_count = super::new_matches(&index, &audience, s, 1)
+                    .map(|r| r.total)
+                    .unwrap_or(0);
+                SavedRow {
+                    id: s.id,
+                    name: s.name.clone(),
+                    summary: query.summary(),
+                    link: query.link(),
+                    notify: s.notify,
+                    new_count,
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(AppError::internal)?;
+    let query = req.uri().query().unwrap_or("");
+    let notice = if query.contains("saved=1") {
+        Some("Your search has been saved.")
+    } else if query.contains("deleted=1") {
+        Some("The saved search has been deleted.")
+    } else if query.contains("seen=1") {
+        Some("The new matches have been marked as seen.")
+    } else {
+        None
+    };
+    Ok(render(&ListPage {
+        page: PageContext::new(&caller, &state.key),
+        rows,
+        notice,
+    })?
+    .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "search/new_matches.html")]
+struct NewMatchesPage {
+    page: PageContext,
+    saved: entity::saved_searches::Model,
+    summary: String,
+    link: String,
+    total: usize,
+    hits: Vec<Hit>,
+}
+
+impl NewMatchesPage {
+    fn kind_label(&self, kind: &str) -> &'static str {
+        match kind {
+            "idea" => "Idea",
+            "report" => "Report",
+            "comment" => "Comment",
+            _ => "Item",
+        }
+    }
+}
+
+/// `GET /search/saved/{id}`: what is new since the owner last looked.
+#[handler]
+pub async fn new_matches(
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let user = policy::require(&caller, Permission::SaveSearches)?;
+    let saved = super::find(&state.db, user.id, id).await?;
+    let audience = policy::search_audience(&caller);
+    let index = state.search.current();
+    let for_search = saved.clone();
+    let results =
+        tokio::task::spawn_blocking(move || super::new_matches(&index, &audience, &for_search, 50))
+            .await
+            .map_err(AppError::internal)??;
+    let query = SavedQuery::of(&saved);
+    Ok(render(&NewMatchesPage {
+        page: PageContext::new(&caller, &state.key),
+        summary: query.summary(),
+        link: query.link(),
+        total: results.total,
+        hits: results.hits,
+        saved,
+    })?
+    .into_response())
+}
+
+/// `POST /search/saved/{id}/seen`.
+#[handler]
+pub async fn mark_seen(
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let user = policy::require(&caller, Permission::SaveSearches)?;
+    let saved = super::find(&state.db, user.id, id).await?;
+    super::mark_seen(&state.db, &saved, super::seen_up_to_now()).await?;
+    Ok(see_other("/search/saved?seen=1"))
+}
+
+/// `POST /search/saved/{id}/notify`: `notify=yes` or `notify=no`.
+#[handler]
+pub async fn set_notify(
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+    Path(id): Path<Uuid>,
+    fields: Fields,
+) -> Result<Response, AppError> {
+    let user = policy::require(&caller, Permission::SaveSearches)?;
+    let notify = match fields.get("notify") {
+        "yes" => true,
+        "no" => false,
+        _ => return Err(AppError::BadRequest("notify must be yes or no".into())),
+    };
+    super::update(&state.db, user.id, id, None, Some(notify)).await?;
+    Ok(see_other("/search/saved"))
+}
+
+/// `POST /search/saved/{id}/delete`.
+#[handler]
+pub async fn delete(
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let user = policy::require(&caller, Permission::SaveSearches)?;
+    super::delete(&state.db, user.id, id).await?;
+    Ok(see_other("/search/saved?deleted=1"))
+}
