@@ -47,18 +47,18 @@ pub fn optional_choice<T>(
     }
 }
 
-pub fn service() -> OpenApiService<
-    (
-        AccountApi,
-        SubmissionsApi,
-        IdeasApi,
-        ReportsApi,
-        OrganisationsApi,
-        SearchApi,
-        SavedSearchesApi,
-    ),
-    (),
-> {
+/// Every part of the API, in the order the spec lists them.
+pub type Apis = (
+    AccountApi,
+    SubmissionsApi,
+    IdeasApi,
+    ReportsApi,
+    OrganisationsApi,
+    SearchApi,
+    SavedSearchesApi,
+);
+
+pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             AccountApi,
