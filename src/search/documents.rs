@@ -1,6 +1,8 @@
 //! What goes into the index for each kind of item, read from the database
 //! as it is now (so applying a change twice gives the same document).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::{comments, idea_themes, ideas, organisations, reports, themes, users};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter};
@@ -94,131 +96,200 @@ pub async fn load(
     kind: &str,
     id: Uuid,
 ) -> Result<Option<SearchDoc>, DbErr> {
+    Ok(load_many(conn, kind, &[id]).await?.remove(&id))
+}
+
+/// Items of one kind as they should be indexed now, by id; an id missing
+/// from the result no longer exists (or is not indexed). A few queries per
+/// call, whatever the number of ids, so that a rebuild stays fast.
+pub async fn load_many(
+    conn: &impl ConnectionTrait,
+    kind: &str,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, SearchDoc>, DbErr> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     match kind {
-        "idea" => idea(conn, id).await,
-        "report" => report(conn, id).await,
-        "comment" => comment(conn, id).await,
-        _ => Ok(None),
+        "idea" => ideas_by_id(conn, ids).await,
+        "report" => reports_by_id(conn, ids).await,
+        "comment" => comments_by_id(conn, ids).await,
+        _ => Ok(HashMap::new()),
     }
 }
 
-async fn idea(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<SearchDoc>, DbErr> {
-    let Some(idea) = ideas::Entity::find_by_id(id).one(conn).await? else {
-        return Ok(None);
-    };
-    let theme_ids: Vec<Uuid> = idea_themes::Entity::find()
-        .filter(idea_themes::Column::IdeaId.eq(id))
+async fn users_by_id(
+    conn: &impl ConnectionTrait,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, users::Model>, DbErr> {
+    let mut ids: Vec<Uuid> = ids.collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(users::Entity::find()
+        .filter(users::Column::Id.is_in(ids))
         .all(conn)
         .await?
         .into_iter()
-        .map(|t| t.theme_id)
+        .map(|u| (u.id, u))
+        .collect())
+}
+
+async fn ideas_by_id(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, SearchDoc>, DbErr> {
+    let found = ideas::Entity::find()
+        .filter(ideas::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?;
+    let theme_names: HashMap<Uuid, String> = themes::Entity::find()
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
         .collect();
-    let theme_names = if theme_ids.is_empty() {
-        Vec::new()
-    } else {
-        themes::Entity::find()
-            .filter(themes::Column::Id.is_in(theme_ids))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|t| t.name)
-            .collect()
-    };
-    let author = match idea.author_id {
-        Some(a) => users::Entity::find_by_id(a).one(conn).await?,
-        None => None,
-    };
-    Ok(Some(SearchDoc {
-        id,
-        kind: "idea",
-        body: format!("{}\n\n{}", idea.description, idea.expected_impact),
-        status: idea.status.clone(),
-        themes: theme_names,
-        organisation: author.as_ref().and_then(|a| a.organisation_name.clone()),
-        respondent: respondent_of(author.as_ref()),
-        created: idea.created_at,
-        support: idea.support_count.max(0) as u64,
-        visible_to: vec![PUBLIC.to_owned()],
-        link: format!("/ideas/{id}"),
-        title: idea.title,
-        ..SearchDoc::default()
-    }))
+    let mut themes_of: HashMap<Uuid, Vec<String>> = HashMap::new();
+    for link in idea_themes::Entity::find()
+        .filter(idea_themes::Column::IdeaId.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?
+    {
+        if let Some(name) = theme_names.get(&link.theme_id) {
+            themes_of
+                .entry(link.idea_id)
+                .or_default()
+                .push(name.clone());
+        }
+    }
+    let authors = users_by_id(conn, found.iter().filter_map(|i| i.author_id)).await?;
+    Ok(found
+        .into_iter()
+        .map(|idea| {
+            let id = idea.id;
+            let author = idea.author_id.and_then(|a| authors.get(&a));
+            let doc = SearchDoc {
+                id,
+                kind: "idea",
+                body: format!("{}\n\n{}", idea.description, idea.expected_impact),
+                status: idea.status.clone(),
+                themes: themes_of.remove(&id).unwrap_or_default(),
+                organisation: author.and_then(|a| a.organisation_name.clone()),
+                respondent: respondent_of(author),
+                created: idea.created_at,
+                support: idea.support_count.max(0) as u64,
+                visible_to: vec![PUBLIC.to_owned()],
+                link: format!("/ideas/{id}"),
+                title: idea.title,
+                ..SearchDoc::default()
+            };
+            (id, doc)
+        })
+        .collect())
 }
 
-async fn report(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<SearchDoc>, DbErr> {
-    let Some(report) = reports::Entity::find_by_id(id).one(conn).await? else {
-        return Ok(None);
-    };
-    let organisation = organisations::Entity::find_by_id(report.organisation_id)
-        .one(conn)
+async fn reports_by_id(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, SearchDoc>, DbErr> {
+    let found = reports::Entity::find()
+        .filter(reports::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?;
+    let mut org_ids: Vec<Uuid> = found.iter().map(|r| r.organisation_id).collect();
+    org_ids.sort();
+    org_ids.dedup();
+    let organisations: HashMap<Uuid, String> = organisations::Entity::find()
+        .filter(organisations::Column::Id.is_in(org_ids))
+        .all(conn)
         .await?
-        .map(|o| o.name);
-    // Reports are for the board and the reporter; the reporter's identity
-    // is never indexed, so a confidential reporter cannot leak through search.
-    let mut visible_to = vec![BOARD.to_owned()];
-    if let Some(reporter) = report.reporter_id {
-        visible_to.push(owner(reporter));
-    }
-    Ok(Some(SearchDoc {
-        id,
-        kind: "report",
-        title: report.system_name.clone(),
-        body: format!(
-            "{}\n\n{}\n\n{}\n\n{}\n\n{}",
-            report.supplier_name.clone().unwrap_or_default(),
-            report.evidence,
-            report.patient_impact,
-            report.staff_impact,
-            report.standard_reference.clone().unwrap_or_default()
-        ),
-        status: report.status.clone(),
-        category: Some(report.category.clone()),
-        severity: Some(report.severity.clone()),
-        organisation,
-        created: report.created_at,
-        visible_to,
-        link: format!("/reports/{id}"),
-        ..SearchDoc::default()
-    }))
+        .into_iter()
+        .map(|o| (o.id, o.name))
+        .collect();
+    Ok(found
+        .into_iter()
+        .map(|report| {
+            let id = report.id;
+            // Reports are for the board and the reporter; the reporter's
+            // identity is never indexed, so a confidential reporter cannot
+            // leak through search.
+            let mut visible_to = vec![BOARD.to_owned()];
+            if let Some(reporter) = report.reporter_id {
+                visible_to.push(owner(reporter));
+            }
+            let doc = SearchDoc {
+                id,
+                kind: "report",
+                title: report.system_name.clone(),
+                body: format!(
+                    "{}\n\n{}\n\n{}\n\n{}\n\n{}",
+                    report.supplier_name.clone().unwrap_or_default(),
+                    report.evidence,
+                    report.patient_impact,
+                    report.staff_impact,
+                    report.standard_reference.clone().unwrap_or_default()
+                ),
+                status: report.status.clone(),
+                category: Some(report.category.clone()),
+                severity: Some(report.severity.clone()),
+                organisation: organisations.get(&report.organisation_id).cloned(),
+                created: report.created_at,
+                visible_to,
+                link: format!("/reports/{id}"),
+                ..SearchDoc::default()
+            };
+            (id, doc)
+        })
+        .collect())
 }
 
-async fn comment(conn: &impl ConnectionTrait, id: Uuid) -> Result<Option<SearchDoc>, DbErr> {
-    let Some(comment) = comments::Entity::find_by_id(id).one(conn).await? else {
-        return Ok(None);
-    };
-    if comment.visibility != "public" {
-        return Ok(None);
-    }
-    let Some(idea) = ideas::Entity::find_by_id(comment.subject_id)
-        .one(conn)
+async fn comments_by_id(
+    conn: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, SearchDoc>, DbErr> {
+    let found: Vec<comments::Model> = comments::Entity::find()
+        .filter(comments::Column::Id.is_in(ids.iter().copied()))
+        .filter(comments::Column::Visibility.eq("public"))
+        .all(conn)
+        .await?;
+    let mut idea_ids: Vec<Uuid> = found.iter().map(|c| c.subject_id).collect();
+    idea_ids.sort();
+    idea_ids.dedup();
+    let subjects: HashMap<Uuid, ideas::Model> = ideas::Entity::find()
+        .filter(ideas::Column::Id.is_in(idea_ids))
+        .all(conn)
         .await?
-    else {
-        return Ok(None);
-    };
-    // A hidden comment's text is for the board only.
-    let visible_to = if comment.hidden_at.is_some() {
-        vec![BOARD.to_owned()]
-    } else {
-        vec![PUBLIC.to_owned()]
-    };
-    let author = match comment.author_id {
-        Some(a) => users::Entity::find_by_id(a).one(conn).await?,
-        None => None,
-    };
-    Ok(Some(SearchDoc {
-        id,
-        kind: "comment",
-        title: format!("Comment on: {}", idea.title),
-        body: comment.body,
-        status: if comment.hidden_at.is_some() {
-            "hidden".to_owned()
-        } else {
-            idea.status
-        },
-        respondent: respondent_of(author.as_ref()),
-        created: comment.created_at,
-        visible_to,
-        link: format!("/ideas/{}#comment-{id}", idea.id),
-        ..SearchDoc::default()
-    }))
+        .into_iter()
+        .map(|i| (i.id, i))
+        .collect();
+    let authors = users_by_id(conn, found.iter().filter_map(|c| c.author_id)).await?;
+    Ok(found
+        .into_iter()
+        .filter_map(|comment| {
+            let idea = subjects.get(&comment.subject_id)?;
+            let id = comment.id;
+            let hidden = comment.hidden_at.is_some();
+            let author = comment.author_id.and_then(|a| authors.get(&a));
+            let doc = SearchDoc {
+                id,
+                kind: "comment",
+                title: format!("Comment on: {}", idea.title),
+                body: comment.body,
+                // A hidden comment's text is for the board only.
+                status: if hidden {
+                    "hidden".to_owned()
+                } else {
+                    idea.status.clone()
+                },
+                respondent: respondent_of(author),
+                created: comment.created_at,
+                visible_to: vec![if hidden { BOARD } else { PUBLIC }.to_owned()],
+                link: format!("/ideas/{}#comment-{id}", idea.id),
+                ..SearchDoc::default()
+            };
+            Some((id, doc))
+        })
+        .collect())
 }

@@ -20,6 +20,10 @@ use super::schema::SearchIndex;
 use crate::error::AppError;
 
 const BATCH: u64 = 1_000;
+/// A rebuild commits this often, marked partial.
+const COMMIT_EVERY: u64 = 100_000;
+/// The payload of a rebuild's intermediate commits.
+pub const PARTIAL: &str = "partial";
 /// On PostgreSQL a sequence number is taken at insert and becomes visible
 /// at commit, so a lower number can appear after a higher one was applied.
 /// Rows this recent are read again; applying an item twice is harmless.
@@ -62,14 +66,22 @@ pub async fn apply_batch(
         .max()
         .unwrap_or(from)
         .max(from);
-    let mut items: BTreeMap<(String, Uuid), ()> = BTreeMap::new();
+    let mut by_kind: BTreeMap<&str, Vec<Uuid>> = BTreeMap::new();
     for row in &pending {
-        items.insert((row.entity_type.clone(), row.entity_id), ());
+        by_kind
+            .entry(row.entity_type.as_str())
+            .or_default()
+            .push(row.entity_id);
     }
-    let mut docs: Vec<(String, Uuid, Option<SearchDoc>)> = Vec::with_capacity(items.len());
-    for (kind, id) in items.into_keys() {
-        let doc = documents::load(db, &kind, id).await?;
-        docs.push((kind, id, doc));
+    let mut docs: Vec<(String, Uuid, Option<SearchDoc>)> = Vec::new();
+    for (kind, mut ids) in by_kind {
+        ids.sort();
+        ids.dedup();
+        let mut found = documents::load_many(db, kind, &ids).await?;
+        docs.extend(
+            ids.into_iter()
+                .map(|id| (kind.to_owned(), id, found.remove(&id))),
+        );
     }
     write(index, docs, last)?;
     if let Ok(mut recent_rows) = index.recent.lock() {
@@ -87,8 +99,19 @@ pub fn write(
     docs: Vec<(String, Uuid, Option<SearchDoc>)>,
     last: i64,
 ) -> Result<(), AppError> {
+    stage(index, docs)?;
+    commit(index, &last.to_string())?;
+    index.set_applied(last);
+    Ok(())
+}
+
+/// Replaces the documents in the writer, to be made visible by `commit`.
+fn stage(
+    index: &SearchIndex,
+    docs: Vec<(String, Uuid, Option<SearchDoc>)>,
+) -> Result<(), AppError> {
     let fields = index.fields;
-    let mut writer = index.writer.lock().map_err(|_| {
+    let writer = index.writer.lock().map_err(|_| {
         AppError::internal(anyhow::anyhow!("the search index writer lock is poisoned"))
     })?;
     for (kind, id, doc) in docs {
@@ -102,12 +125,19 @@ pub fn write(
                 .map_err(AppError::internal)?;
         }
     }
+    Ok(())
+}
+
+/// Commits what is staged with `payload` and reloads the searchers.
+fn commit(index: &SearchIndex, payload: &str) -> Result<(), AppError> {
+    let mut writer = index.writer.lock().map_err(|_| {
+        AppError::internal(anyhow::anyhow!("the search index writer lock is poisoned"))
+    })?;
     let mut commit = writer.prepare_commit().map_err(AppError::internal)?;
-    commit.set_payload(&last.to_string());
+    commit.set_payload(payload);
     commit.commit().map_err(AppError::internal)?;
     drop(writer);
     index.reader.reload().map_err(AppError::internal)?;
-    index.set_applied(last);
     Ok(())
 }
 
@@ -169,9 +199,10 @@ async fn fill(db: &impl ConnectionTrait, index: &SearchIndex) -> Result<(), AppE
 }
 
 /// Rebuilds the whole index from the database: every idea, report and
-/// comment, in batches, reporting `(done, total)` as it goes. The change
-/// log position is taken first, so anything written meanwhile is applied
-/// again afterwards by the indexer.
+/// comment, loaded a thousand at a time, reporting `(done, total)` as it
+/// goes. The change log position is taken first, so anything written
+/// meanwhile is applied again afterwards by the indexer. Commits along the
+/// way are marked partial, so that an interrupted rebuild is redone.
 pub async fn rebuild(
     db: &impl ConnectionTrait,
     index: &SearchIndex,
@@ -185,35 +216,36 @@ pub async fn rebuild(
         .await?
         .map(|r| r.seq)
         .unwrap_or(0);
-    let mut items: Vec<(String, Uuid)> = Vec::new();
-    for id in ideas::Entity::find()
-        .select_only()
-        .column(ideas::Column::Id)
-        .into_tuple::<Uuid>()
-        .all(db)
-        .await?
-    {
-        items.push(("idea".to_owned(), id));
-    }
-    for id in reports::Entity::find()
-        .select_only()
-        .column(reports::Column::Id)
-        .into_tuple::<Uuid>()
-        .all(db)
-        .await?
-    {
-        items.push(("report".to_owned(), id));
-    }
-    for id in comments::Entity::find()
-        .select_only()
-        .column(comments::Column::Id)
-        .into_tuple::<Uuid>()
-        .all(db)
-        .await?
-    {
-        items.push(("comment".to_owned(), id));
-    }
-    let total = items.len() as u64;
+    let kinds: [(&str, Vec<Uuid>); 3] = [
+        (
+            "idea",
+            ideas::Entity::find()
+                .select_only()
+                .column(ideas::Column::Id)
+                .into_tuple::<Uuid>()
+                .all(db)
+                .await?,
+        ),
+        (
+            "report",
+            reports::Entity::find()
+                .select_only()
+                .column(reports::Column::Id)
+                .into_tuple::<Uuid>()
+                .all(db)
+                .await?,
+        ),
+        (
+            "comment",
+            comments::Entity::find()
+                .select_only()
+                .column(comments::Column::Id)
+                .into_tuple::<Uuid>()
+                .all(db)
+                .await?,
+        ),
+    ];
+    let total: u64 = kinds.iter().map(|(_, ids)| ids.len() as u64).sum();
     {
         let writer = index.writer.lock().map_err(|_| {
             AppError::internal(anyhow::anyhow!("the search index writer lock is poisoned"))
@@ -221,18 +253,28 @@ pub async fn rebuild(
         writer.delete_all_documents().map_err(AppError::internal)?;
     }
     let mut done = 0u64;
+    let mut staged = 0u64;
     progress(done, total);
-    for chunk in items.chunks(BATCH as usize) {
-        let mut docs = Vec::with_capacity(chunk.len());
-        for (kind, id) in chunk {
-            docs.push((kind.clone(), *id, documents::load(db, kind, *id).await?));
+    for (kind, ids) in &kinds {
+        for chunk in ids.chunks(BATCH as usize) {
+            let mut found = documents::load_many(db, kind, chunk).await?;
+            let docs = chunk
+                .iter()
+                .map(|id| ((*kind).to_owned(), *id, found.remove(id)))
+                .collect();
+            stage(index, docs)?;
+            done += chunk.len() as u64;
+            staged += chunk.len() as u64;
+            // Bounded memory and visible progress, without a commit (a
+            // segment flush) per chunk.
+            if staged >= COMMIT_EVERY {
+                commit(index, PARTIAL)?;
+                staged = 0;
+            }
+            progress(done, total);
         }
-        write(index, docs, position)?;
-        done += chunk.len() as u64;
-        progress(done, total);
     }
-    if items.is_empty() {
-        write(index, Vec::new(), position)?;
-    }
+    commit(index, &position.to_string())?;
+    index.set_applied(position);
     Ok(total)
 }

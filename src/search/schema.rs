@@ -89,6 +89,8 @@ pub struct SearchIndex {
     pub fields: SearchFields,
     /// The change-log sequence number the index has applied up to.
     applied: AtomicI64,
+    /// Opened after a rebuild was interrupted: it must be filled again.
+    pub partial: bool,
     /// Change-log rows applied within the look-back window, by sequence
     /// number, so that late-committed rows are noticed and others skipped.
     pub(crate) recent: Mutex<std::collections::BTreeMap<i64, chrono::DateTime<chrono::Utc>>>,
@@ -120,11 +122,9 @@ impl SearchIndex {
                 .build(),
         );
         let (_, fields) = schema();
-        let applied = index
-            .load_metas()?
-            .payload
-            .and_then(|p| p.parse::<i64>().ok())
-            .unwrap_or(0);
+        let payload = index.load_metas()?.payload;
+        let partial = payload.as_deref() == Some(super::indexer::PARTIAL);
+        let applied = payload.and_then(|p| p.parse::<i64>().ok()).unwrap_or(0);
         let writer = index
             .writer_with_num_threads(1, 50_000_000)
             .context("the search index is in use by another process")?;
@@ -138,6 +138,7 @@ impl SearchIndex {
             writer: Mutex::new(writer),
             fields,
             applied: AtomicI64::new(applied),
+            partial,
             recent: Mutex::new(std::collections::BTreeMap::new()),
         })
     }

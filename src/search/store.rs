@@ -92,6 +92,7 @@ impl Search {
             }
         };
         remove_others(dir, &name)?;
+        let fresh = fresh || index.partial;
         Ok(Self {
             dir: dir.to_owned(),
             current: RwLock::new((name, Arc::new(index))),

@@ -439,12 +439,35 @@ async fn a_lost_or_outdated_index_is_rebuilt_from_the_database_on_start() {
     assert_eq!(search(&app, None, "q=rebuilt").await["total"], 3);
     app.stop().await;
 
+    // Nor is one whose rebuild was interrupted (a partial commit).
+    let generation = app_generation(&dir);
+    {
+        let index = hub::search::schema::SearchIndex::open(&dir.join("search").join(&generation))
+            .expect("open the index");
+        let mut writer = index.writer.lock().expect("writer");
+        writer.delete_all_documents().expect("delete");
+        let mut commit = writer.prepare_commit().expect("prepare");
+        commit.set_payload(hub::search::indexer::PARTIAL);
+        commit.commit().expect("commit");
+    }
+    let app = spawn_app_with(options()).await;
+    filled(&app).await;
+    assert_eq!(search(&app, None, "q=rebuilt").await["total"], 3);
+    app.stop().await;
+
     // Nor is a lost one: it is refilled as well.
     std::fs::remove_dir_all(dir.join("search")).expect("remove the index");
     let app = spawn_app_with(options()).await;
     filled(&app).await;
     assert_eq!(search(&app, None, "q=rebuilt").await["total"], 3);
     app.stop().await;
+}
+
+fn app_generation(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("search").join("CURRENT"))
+        .expect("CURRENT")
+        .trim()
+        .to_owned()
 }
 
 async fn filled(app: &TestApp) {
