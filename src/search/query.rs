@@ -314,6 +314,7 @@ pub(crate) fn hits(
     let mut title_snippets =
         SnippetGenerator::create(searcher, query, f.title).map_err(AppError::internal)?;
     title_snippets.set_max_num_chars(400);
+    let body_terms = terms_in(query, f.body);
     addresses
         .into_iter()
         .map(|address| {
@@ -321,7 +322,7 @@ pub(crate) fn hits(
             let title = text(&doc, f.title);
             let body = text(&doc, f.body);
             let title_snippet = title_snippets.snippet(&title);
-            let body_snippet = body_snippets.snippet(&body);
+            let body_snippet = snippet(&body_snippets, &body_terms, &body);
             Ok(Hit {
                 id: text(&doc, f.id),
                 kind: text(&doc, f.kind),
@@ -348,6 +349,69 @@ pub(crate) fn hits(
             })
         })
         .collect()
+}
+
+/// Snippets are made from a window of the text around the first place a
+/// query term appears: tokenizing whole long bodies for every hit would
+/// cost more than the search itself.
+const SNIPPET_WINDOW: usize = 720;
+
+/// The indexed forms (stems) of the query's terms in `field`.
+fn terms_in(query: &dyn Query, field: tantivy::schema::Field) -> Vec<String> {
+    let mut terms = Vec::new();
+    query.query_terms(&mut |term, _| {
+        if term.field() == field
+            && let Some(text) = term.value().as_str()
+            && !text.is_empty()
+        {
+            terms.push(text.to_owned());
+        }
+    });
+    terms.sort();
+    terms.dedup();
+    terms
+}
+
+/// Where `needle` (lower-case) first appears in `haystack`, ignoring ASCII case.
+fn find_ignoring_case(haystack: &str, needle: &str) -> Option<usize> {
+    let (haystack, needle) = (haystack.as_bytes(), needle.as_bytes());
+    if needle.is_empty() || needle.len() > haystack.len() {
+        return None;
+    }
+    (0..=haystack.len() - needle.len())
+        .find(|&at| haystack[at..at + needle.len()].eq_ignore_ascii_case(needle))
+}
+
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn snippet(
+    generator: &SnippetGenerator,
+    terms: &[String],
+    text: &str,
+) -> tantivy::snippet::Snippet {
+    if text.len() > SNIPPET_WINDOW {
+        // A stem is nearly always a prefix of the words it comes from; when
+        // it is not found this way, the whole text is used.
+        if let Some(first) = terms
+            .iter()
+            .filter_map(|term| find_ignoring_case(text, term))
+            .min()
+        {
+            let start = floor_boundary(text, first.saturating_sub(SNIPPET_WINDOW / 4));
+            let end = floor_boundary(text, start + SNIPPET_WINDOW);
+            let window = generator.snippet(&text[start..end]);
+            if !window.highlighted().is_empty() {
+                return window;
+            }
+        }
+    }
+    generator.snippet(text)
 }
 
 /// Runs a search for a caller who may see `audience`.
@@ -462,4 +526,44 @@ fn run(
         next_offset,
         as_of: request.as_of.unwrap_or_else(Utc::now),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn generator() -> SnippetGenerator {
+        let tokenizer = tantivy::tokenizer::TokenizerManager::default()
+            .get("en_stem")
+            .expect("the English stemmer is built in");
+        let terms = BTreeMap::from([("prescrib".to_owned(), 1.0)]);
+        SnippetGenerator::new(
+            terms,
+            tokenizer,
+            tantivy::schema::Field::from_field_id(0),
+            240,
+        )
+    }
+
+    #[test]
+    fn a_match_deep_in_a_long_text_is_highlighted_from_a_window() {
+        let text = format!(
+            "{}Prescribing errors fell by half.",
+            "Ward rounds ran late. ".repeat(400)
+        );
+        let terms = vec!["prescrib".to_owned()];
+        let html = snippet(&generator(), &terms, &text).to_html();
+        assert!(html.contains("<b>Prescribing</b>"), "{html}");
+    }
+
+    #[test]
+    fn windows_cut_multi_byte_text_on_character_boundaries() {
+        let text = format!("{}PRESCRIBE it.", "é ".repeat(2_000));
+        let terms = vec!["absent".to_owned(), "prescrib".to_owned()];
+        assert!(find_ignoring_case(&text, "prescrib").is_some());
+        assert_eq!(find_ignoring_case(&text, "absent"), None);
+        let html = snippet(&generator(), &terms, &text).to_html();
+        assert!(html.contains("<b>PRESCRIBE</b>"), "{html}");
+    }
 }

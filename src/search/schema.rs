@@ -82,6 +82,33 @@ pub fn schema() -> (Schema, SearchFields) {
     (builder.build(), fields)
 }
 
+/// How much the writer may use: a little for the service's steady trickle
+/// of changes, every core and more memory (fewer, larger segments) for a
+/// rebuild.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriterSize {
+    Service,
+    Rebuild,
+}
+
+impl WriterSize {
+    fn threads(self) -> usize {
+        match self {
+            WriterSize::Service => 1,
+            WriterSize::Rebuild => std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(1, 4),
+        }
+    }
+
+    fn memory_bytes(self) -> usize {
+        match self {
+            WriterSize::Service => 50_000_000,
+            WriterSize::Rebuild => 200_000_000 * self.threads(),
+        }
+    }
+}
+
 pub struct SearchIndex {
     pub index: Index,
     pub reader: IndexReader,
@@ -98,12 +125,12 @@ pub struct SearchIndex {
 
 impl SearchIndex {
     /// Creates an empty index in `dir`, which must not hold one yet.
-    pub fn create(dir: &Path) -> anyhow::Result<Self> {
+    pub fn create(dir: &Path, writer: WriterSize) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let (schema, _) = schema();
         Index::create_in_dir(dir, schema).context("cannot create the search index")?;
         std::fs::write(dir.join(VERSION_FILE), SCHEMA_VERSION)?;
-        Self::open(dir)
+        Self::open_with(dir, writer)
     }
 
     /// Whether `dir` holds an index written with this schema version.
@@ -112,8 +139,12 @@ impl SearchIndex {
             .is_ok_and(|version| version.trim() == SCHEMA_VERSION)
     }
 
-    /// Opens the index in `dir` for searching and writing.
+    /// Opens the index in `dir` for searching and for the service's writes.
     pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        Self::open_with(dir, WriterSize::Service)
+    }
+
+    fn open_with(dir: &Path, size: WriterSize) -> anyhow::Result<Self> {
         let index = Index::open_in_dir(dir).context("cannot open the search index")?;
         index.tokenizers().register(
             KEYWORD,
@@ -126,7 +157,7 @@ impl SearchIndex {
         let partial = payload.as_deref() == Some(super::indexer::PARTIAL);
         let applied = payload.and_then(|p| p.parse::<i64>().ok()).unwrap_or(0);
         let writer = index
-            .writer_with_num_threads(1, 50_000_000)
+            .writer_with_num_threads(size.threads(), size.memory_bytes())
             .context("the search index is in use by another process")?;
         let reader = index
             .reader_builder()

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use anyhow::Context;
 use sea_orm::ConnectionTrait;
 
-use super::schema::SearchIndex;
+use super::schema::{SearchIndex, WriterSize};
 
 const POINTER: &str = "CURRENT";
 const GENERATION: &str = "g-";
@@ -86,7 +86,7 @@ impl Search {
                     tracing::info!(dir = %dir.display(), "creating the search index");
                 }
                 let name = new_name(GENERATION);
-                let index = SearchIndex::create(&dir.join(&name))?;
+                let index = SearchIndex::create(&dir.join(&name), WriterSize::Service)?;
                 write_pointer(dir, &name)?;
                 (name, index, true)
             }
@@ -143,6 +143,8 @@ impl Search {
             anyhow::bail!("CURRENT names {pointed}, which is not a complete index of this version");
         }
         let index = Arc::new(SearchIndex::open(&path)?);
+        // A complete rebuild needs no filling, whatever the old one needed.
+        self.needs_fill.store(index.partial, Ordering::SeqCst);
         let previous = {
             let mut current = self
                 .current
@@ -185,7 +187,7 @@ pub async fn rebuild_generation(
 ) -> anyhow::Result<u64> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let building = dir.join(new_name(BUILDING));
-    let index = SearchIndex::create(&building)?;
+    let index = SearchIndex::create(&building, WriterSize::Rebuild)?;
     let built = super::indexer::rebuild(db, &index, progress).await;
     // Dropping the index releases its writer, so the service can open it.
     drop(index);
