@@ -210,7 +210,12 @@ pub async fn rebuild(
 ) -> Result<u64, AppError> {
     use entity::{comments, ideas, reports};
 
+    // Start from a position the log can no longer fill in below: on
+    // PostgreSQL a lower sequence number can commit late, and the indexer
+    // re-reads only its look-back window after the switch.
+    let settled = Utc::now() - chrono::Duration::seconds(LOOKBACK_SECONDS);
     let position = change_log::Entity::find()
+        .filter(change_log::Column::CreatedAt.lt(settled))
         .order_by_desc(change_log::Column::Seq)
         .one(db)
         .await?
@@ -252,6 +257,8 @@ pub async fn rebuild(
         })?;
         writer.delete_all_documents().map_err(AppError::internal)?;
     }
+    // Marked partial from the start: if this is interrupted, it is redone.
+    commit(index, PARTIAL)?;
     let mut done = 0u64;
     let mut staged = 0u64;
     progress(done, total);

@@ -52,7 +52,11 @@ impl Params<'_> {
         } else {
             let cursor = crate::pagination::Cursor::decode(self.cursor)?;
             let (offset, as_of) = cursor.key.split_once('@').ok_or_else(bad_cursor)?;
-            let offset = offset.parse::<usize>().map_err(|_| bad_cursor())?;
+            let offset = offset
+                .parse::<usize>()
+                .ok()
+                .filter(|o| *o <= query::MAX_OFFSET)
+                .ok_or_else(bad_cursor)?;
             let as_of = as_of
                 .parse::<i64>()
                 .ok()

@@ -42,6 +42,9 @@ const OPEN: &[&str] = &[
 
 pub const MAX_QUERY_CHARS: usize = 500;
 pub const MAX_LIMIT: usize = 100;
+/// Results further in than this are reached by narrowing the search: the
+/// engine holds every earlier result in memory to page past them.
+pub const MAX_OFFSET: usize = 10_000;
 
 /// One clause of a boolean query.
 type Clause = (Occur, Box<dyn Query>);
@@ -60,6 +63,9 @@ pub enum Sort {
     Relevance,
     Newest,
     MostSupported,
+    /// Oldest first: a saved search's new matches, so that what is shown
+    /// of a long list is what can be marked seen.
+    Oldest,
 }
 
 impl Sort {
@@ -472,14 +478,19 @@ fn run(
                 docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(),
             )
         }
-        Sort::Newest => {
+        Sort::Newest | Sort::Oldest => {
+            let order = if request.sort == Sort::Newest {
+                Order::Desc
+            } else {
+                Order::Asc
+            };
             let (total, facets, docs) = searcher
                 .search(
                     &query,
                     &(
                         Count,
                         facet_collector,
-                        top.order_by_fast_field::<TantivyDate>("created", Order::Desc),
+                        top.order_by_fast_field::<TantivyDate>("created", order),
                     ),
                 )
                 .map_err(AppError::internal)?;
@@ -517,7 +528,10 @@ fn run(
             ((*group).to_owned(), values)
         })
         .collect();
-    let next_offset = (request.offset + limit < total).then_some(request.offset + limit);
+    let next_offset = request
+        .offset
+        .checked_add(limit)
+        .filter(|next| *next < total && *next <= MAX_OFFSET);
     Ok(SearchResults {
         total,
         hits: hits(index, &searcher, words.as_ref(), addresses)?,

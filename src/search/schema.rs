@@ -174,6 +174,17 @@ impl SearchIndex {
         })
     }
 
+    /// Stops the writer, waiting for background merges to finish.
+    pub fn finish(self) {
+        let writer = match self.writer.into_inner() {
+            Ok(writer) => writer,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Err(err) = writer.wait_merging_threads() {
+            tracing::warn!(error = %err, "search index merges did not finish cleanly");
+        }
+    }
+
     pub fn applied(&self) -> i64 {
         self.applied.load(Ordering::SeqCst)
     }

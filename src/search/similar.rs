@@ -178,7 +178,7 @@ pub async fn similar_in_background(
 pub struct Related {
     pub kind: String,
     pub link: String,
-    /// Escaped, with matching words in `<b>`.
+    /// The title, HTML-escaped.
     pub title_html: String,
 }
 

@@ -47,14 +47,36 @@ fn new_name(prefix: &str) -> String {
     format!("{prefix}{}", chrono::Utc::now().timestamp_micros())
 }
 
-/// Removes what is not the generation in use: older generations, and an
-/// index written directly in `dir` by versions before generations.
-/// Directories being built by a running `hub reindex` are left alone.
+/// The creation time, in microseconds, a generation's name carries.
+fn stamp(name: &str) -> Option<i64> {
+    name.strip_prefix(GENERATION)
+        .or_else(|| name.strip_prefix(BUILDING))
+        .and_then(|n| n.parse().ok())
+}
+
+/// A build directory this old was left by an interrupted `hub reindex`.
+const ABANDONED_AFTER_MICROS: i64 = 24 * 3600 * 1_000_000;
+
+/// Removes what is not the generation in use: older generations, builds
+/// abandoned a day ago, and an index written directly in `dir` by versions
+/// before generations. Newer generations are left alone: a `hub reindex`
+/// may have just finished one and be about to point `CURRENT` at it.
 fn remove_others(dir: &Path, keep: &str) -> anyhow::Result<()> {
+    let kept = stamp(keep).unwrap_or(i64::MAX);
+    let now = chrono::Utc::now().timestamp_micros();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name == keep || name == POINTER || name.starts_with(BUILDING) {
+        let stale = if name == keep || name == POINTER {
+            false
+        } else if name.starts_with(BUILDING) {
+            stamp(&name).is_some_and(|at| now - at > ABANDONED_AFTER_MICROS)
+        } else if name.starts_with(GENERATION) {
+            stamp(&name).is_none_or(|at| at < kept)
+        } else {
+            true
+        };
+        if !stale {
             continue;
         }
         let path = entry.path();
@@ -164,15 +186,20 @@ impl Search {
         let Ok(mut retired) = self.retired.lock() else {
             return;
         };
-        retired.retain(|(path, index)| {
-            if Arc::strong_count(index) > 1 {
-                return true;
+        let (unused, in_use): (Vec<_>, Vec<_>) = retired
+            .drain(..)
+            .partition(|(_, index)| Arc::strong_count(index) == 1);
+        *retired = in_use;
+        drop(retired);
+        for (path, index) in unused {
+            // Its writer stops (and its merges finish) before the files go.
+            if let Ok(index) = Arc::try_unwrap(index) {
+                index.finish();
             }
-            if let Err(err) = std::fs::remove_dir_all(path) {
+            if let Err(err) = std::fs::remove_dir_all(&path) {
                 tracing::warn!(path = %path.display(), error = %err, "cannot remove an old search index");
             }
-            false
-        });
+        }
     }
 }
 
@@ -189,8 +216,9 @@ pub async fn rebuild_generation(
     let building = dir.join(new_name(BUILDING));
     let index = SearchIndex::create(&building, WriterSize::Rebuild)?;
     let built = super::indexer::rebuild(db, &index, progress).await;
-    // Dropping the index releases its writer, so the service can open it.
-    drop(index);
+    // Finishing releases its writer, so the service can open it, once
+    // background merges have stopped writing into the directory.
+    index.finish();
     let total = match built {
         Ok(total) => total,
         Err(err) => {
@@ -202,4 +230,51 @@ pub async fn rebuild_generation(
     std::fs::rename(&building, dir.join(&name))?;
     write_pointer(dir, &name)?;
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_older_generations_abandoned_builds_and_old_layouts_are_removed() {
+        let dir = std::env::temp_dir().join(format!("hub-store-{}", uuid::Uuid::now_v7()));
+        let now = chrono::Utc::now().timestamp_micros();
+        let recent_build = format!("{BUILDING}{now}");
+        let abandoned_build = format!("{BUILDING}{}", now - 2 * ABANDONED_AFTER_MICROS);
+        for name in ["g-100", "g-50", "g-200", &recent_build, &abandoned_build] {
+            std::fs::create_dir_all(dir.join(name)).expect("create");
+        }
+        std::fs::write(dir.join("meta.json"), "{}").expect("write");
+        std::fs::write(dir.join(POINTER), "g-100").expect("write");
+
+        remove_others(&dir, "g-100").expect("cleaned");
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut expected = vec![
+            POINTER.to_owned(),
+            "g-100".to_owned(),
+            "g-200".to_owned(),
+            recent_build,
+        ];
+        expected.sort();
+        assert_eq!(left, expected);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_pointer_never_leads_outside_the_index_directory() {
+        let dir = std::env::temp_dir().join(format!("hub-store-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("create");
+        for bad in ["../g-1", "g-1/../../etc", "/tmp/g-1", "other"] {
+            std::fs::write(dir.join(POINTER), bad).expect("write");
+            assert_eq!(read_pointer(&dir), None, "{bad}");
+        }
+        std::fs::write(dir.join(POINTER), "g-123\n").expect("write");
+        assert_eq!(read_pointer(&dir).as_deref(), Some("g-123"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -128,6 +128,34 @@ async fn board_members_save_searches_and_see_only_what_is_new() {
         .expect("json");
     assert_eq!(after["total"], 1);
 
+    // With more new matches than are returned, only those returned
+    // (the oldest) are marked seen.
+    for n in 0..3 {
+        create_idea(&app, &nurse, &idea_body(&format!("Handover sheet {n}"))).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    app.indexed().await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let first_two: Value = app
+        .api_get(&format!("{new_path}?mark_seen=true&limit=2"), &board)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first_two["total"], 4);
+    assert_eq!(
+        first_two["hits"][0]["title_html"],
+        "<b>Handover</b> checklist app"
+    );
+    let rest: Value = app
+        .api_get(&new_path, &board)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(rest["total"], 2, "the two not returned stay new: {rest}");
+    assert_eq!(rest["hits"][1]["title_html"], "<b>Handover</b> sheet 2");
+
     // Rename, stop notifications, delete.
     let changed = app
         .api_send(
@@ -207,8 +235,22 @@ async fn the_search_page_saves_a_search_with_clear_errors_and_lists_new_matches(
         .and_then(|rest| rest.get(..36))
         .expect("a link to the new matches")
         .to_owned();
-    let new = app.get_html(&format!("/search/saved/{id}")).await;
+    // Looked at a little later, the new match can be marked seen.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let new_page = format!("/search/saved/{id}");
+    let new = app.get_html(&new_page).await;
     assert!(new.contains("<b>Discharge</b> letters by email"), "{new}");
+    let shown_at = crate::helpers::hidden_value(&new, "shown_at").expect("shown_at");
+    let seen = app
+        .post_form(
+            &format!("/search/saved/{id}/seen"),
+            &new_page,
+            &[("shown_at", &shown_at)],
+        )
+        .await;
+    assert_eq!(seen.status(), 303);
+    let list = app.get_html("/search/saved").await;
+    assert!(!list.contains("1 new"), "nothing is new after marking");
 
     // Contributors are not offered it and cannot reach it.
     let out = app.post_form("/sign-out", "/search/saved", &[]).await;

@@ -233,7 +233,8 @@ impl SavedSearchesApi {
     /// New matches of a saved search
     ///
     /// Items matching it that were created after the owner last looked,
-    /// newest first. `mark_seen=true` records that they have now been seen.
+    /// oldest first. `mark_seen=true` records that those returned have now
+    /// been seen (with more than `limit`, the rest stay new).
     #[oai(
         path = "/me/saved-searches/:id/new-matches",
         method = "get",
@@ -252,15 +253,17 @@ impl SavedSearchesApi {
         let limit = crate::pagination::limit(limit.0)?;
         let audience = policy::search_audience(&caller);
         let index = state.search.current();
-        let checked_at = super::seen_up_to_now();
+        let checked_at = Utc::now();
         let for_search = saved.clone();
         let results = tokio::task::spawn_blocking(move || {
             super::new_matches(&index, &audience, &for_search, limit)
         })
         .await
         .map_err(AppError::internal)??;
-        if mark_seen.0 {
-            super::mark_seen(&state.db, &saved, checked_at).await?;
+        if mark_seen.0
+            && let Some(mark) = super::seen_mark(&state, &results, checked_at).await?
+        {
+            super::mark_seen(&state.db, &saved, mark).await?;
         }
         let mut response = SearchResponse::from(results);
         // A next page of "new" items would move as they are marked seen.

@@ -23,6 +23,8 @@ use crate::text::TextField;
 
 /// Enough for the searches one person follows; more is a sign of misuse.
 pub const MAX_PER_PERSON: u64 = 50;
+/// Values one filter of a saved search may hold.
+const MAX_FILTER_VALUES: usize = 20;
 
 /// A search as saved: what the search page and API take.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,7 +131,29 @@ pub fn check(index: &SearchIndex, input: &SaveInput) -> Result<(String, SearchRe
         required: Some("Enter a name for this search"),
     }
     .check(&input.name, &mut errors);
-    let request = match input.query.request(1) {
+    // One entry per filter group, each within bounds, as it will be stored.
+    let mut merged: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (group, values) in &input.query.filters {
+        let entry = merged.entry(group.clone()).or_default();
+        for value in values {
+            if !value.is_empty() && !entry.contains(value) {
+                entry.push(value.clone());
+            }
+        }
+    }
+    for (group, values) in &merged {
+        if values.len() > MAX_FILTER_VALUES || values.iter().any(|v| v.chars().count() > 200) {
+            errors.push(FieldError::new(
+                group,
+                format!("Choose up to {MAX_FILTER_VALUES} values of 200 characters or fewer"),
+            ));
+        }
+    }
+    let query = SavedQuery {
+        filters: merged.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+        ..input.query.clone()
+    };
+    let request = match query.request(1) {
         Ok(request) => match query::search(index, &Audience::Public(None), &request) {
             Ok(_) => Some(request),
             Err(AppError::Validation(found)) => {
@@ -170,11 +194,9 @@ pub async fn create(
         )]));
     }
     ensure_unique(db, owner.id, &name, None).await?;
-    let filters: BTreeMap<&str, &Vec<String>> = input
-        .query
+    let filters: BTreeMap<&str, &Vec<String>> = request
         .filters
         .iter()
-        .filter(|(_, values)| !values.is_empty())
         .map(|(group, values)| (group.as_str(), values))
         .collect();
     let now = Utc::now();
@@ -193,7 +215,17 @@ pub async fn create(
         updated_at: Set(now),
     }
     .insert(db)
-    .await?;
+    .await
+    .map_err(|err| match err.sql_err() {
+        // Saved twice at once under one name: the same answer as one at a time.
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            AppError::Validation(vec![FieldError::new(
+                "name",
+                "You already have a saved search with this name: choose another name",
+            )])
+        }
+        _ => AppError::from(err),
+    })?;
     Ok(saved)
 }
 
@@ -202,6 +234,7 @@ fn sort_name(sort: Sort) -> &'static str {
         Sort::Relevance => "relevance",
         Sort::Newest => "newest",
         Sort::MostSupported => "most_supported",
+        Sort::Oldest => "oldest",
     }
 }
 
@@ -292,28 +325,52 @@ pub async fn delete(db: &impl ConnectionTrait, owner: Uuid, id: Uuid) -> Result<
     Ok(())
 }
 
-/// Records that the owner has seen the matches up to `at`.
+/// Records that the owner has seen the matches up to `at` (never moving
+/// back, which would make seen matches new again).
 pub async fn mark_seen(
     db: &impl ConnectionTrait,
     saved: &saved_searches::Model,
     at: chrono::DateTime<Utc>,
 ) -> Result<(), AppError> {
+    if at <= saved.seen_at {
+        return Ok(());
+    }
     let mut active: saved_searches::ActiveModel = saved.clone().into();
     active.seen_at = Set(at);
     active.update(db).await?;
     Ok(())
 }
 
-/// The moment up to which matches count as seen when the owner looks now.
-/// It trails the clock by the index's freshness aim, so an item written
-/// just before, and not yet searchable, is shown next time rather than
-/// never.
-pub fn seen_up_to_now() -> chrono::DateTime<Utc> {
-    Utc::now() - chrono::Duration::seconds(2)
+/// Up to when the owner has now seen a saved search's new matches, given
+/// the `results` they were shown at `shown_at`: never past that moment, nor
+/// past the last change the index has applied (so an item not yet
+/// searchable is shown next time), nor past the last match shown when there
+/// were more than were shown. None while the index is being filled.
+pub async fn seen_mark(
+    state: &crate::app_state::AppState,
+    results: &SearchResults,
+    shown_at: chrono::DateTime<Utc>,
+) -> Result<Option<chrono::DateTime<Utc>>, AppError> {
+    if state.search.needs_fill() {
+        return Ok(None);
+    }
+    let mut mark = shown_at.min(Utc::now()) - chrono::Duration::seconds(2);
+    if let Some(change) = entity::change_log::Entity::find_by_id(state.search.applied())
+        .one(&state.db)
+        .await?
+    {
+        mark = mark.min(change.created_at);
+    }
+    if results.total > results.hits.len()
+        && let Some(last) = results.hits.last().and_then(|h| h.created)
+    {
+        mark = mark.min(last);
+    }
+    Ok(Some(mark))
 }
 
 /// Items matching a saved search that were created after its owner last
-/// looked, newest first, among what `audience` may see.
+/// looked, oldest first, among what `audience` may see.
 pub fn new_matches(
     index: &SearchIndex,
     audience: &Audience,
@@ -322,7 +379,7 @@ pub fn new_matches(
 ) -> Result<SearchResults, AppError> {
     let mut request = SavedQuery::of(saved).request(limit)?;
     request.since = Some(saved.seen_at);
-    request.sort = Sort::Newest;
+    request.sort = Sort::Oldest;
     // Near matches are a help when searching, not news worth an email.
     request.exact_only = true;
     query::search(index, audience, &request)

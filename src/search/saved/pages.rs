@@ -173,6 +173,8 @@ struct NewMatchesPage {
     link: String,
     total: usize,
     hits: Vec<Hit>,
+    /// When the page was drawn: what arrives later is not marked seen.
+    shown_at: String,
 }
 
 impl NewMatchesPage {
@@ -195,13 +197,8 @@ pub async fn new_matches(
 ) -> Result<Response, AppError> {
     let user = policy::require(&caller, Permission::SaveSearches)?;
     let saved = super::find(&state.db, user.id, id).await?;
-    let audience = policy::search_audience(&caller);
-    let index = state.search.current();
-    let for_search = saved.clone();
-    let results =
-        tokio::task::spawn_blocking(move || super::new_matches(&index, &audience, &for_search, 50))
-            .await
-            .map_err(AppError::internal)??;
+    let shown_at = chrono::Utc::now();
+    let results = run_new_matches(&state, &caller, &saved).await?;
     let query = SavedQuery::of(&saved);
     Ok(render(&NewMatchesPage {
         page: PageContext::new(&caller, &state.key),
@@ -210,20 +207,48 @@ pub async fn new_matches(
         total: results.total,
         hits: results.hits,
         saved,
+        shown_at: shown_at.timestamp_micros().to_string(),
     })?
     .into_response())
 }
 
-/// `POST /search/saved/{id}/seen`.
+/// How many new matches a page shows.
+const SHOWN: u64 = 50;
+
+async fn run_new_matches(
+    state: &AppState,
+    caller: &Caller,
+    saved: &entity::saved_searches::Model,
+) -> Result<crate::search::query::SearchResults, AppError> {
+    let audience = policy::search_audience(caller);
+    let index = state.search.current();
+    let saved = saved.clone();
+    tokio::task::spawn_blocking(move || super::new_matches(&index, &audience, &saved, SHOWN))
+        .await
+        .map_err(AppError::internal)?
+}
+
+/// `POST /search/saved/{id}/seen`, with the moment the page was drawn.
 #[handler]
 pub async fn mark_seen(
     state: Data<&AppState>,
     caller: Data<&Caller>,
     Path(id): Path<Uuid>,
+    fields: Fields,
 ) -> Result<Response, AppError> {
     let user = policy::require(&caller, Permission::SaveSearches)?;
     let saved = super::find(&state.db, user.id, id).await?;
-    super::mark_seen(&state.db, &saved, super::seen_up_to_now()).await?;
+    let shown_at = fields
+        .get("shown_at")
+        .parse::<i64>()
+        .ok()
+        .and_then(chrono::DateTime::from_timestamp_micros)
+        .ok_or_else(|| AppError::BadRequest("shown_at is missing or not a time".into()))?;
+    // The same oldest-first page as was shown, to know where it ended.
+    let results = run_new_matches(&state, &caller, &saved).await?;
+    if let Some(mark) = super::seen_mark(&state, &results, shown_at).await? {
+        super::mark_seen(&state.db, &saved, mark).await?;
+    }
     Ok(see_other("/search/saved?seen=1"))
 }
 
