@@ -316,11 +316,11 @@ pub async fn similar(
     let found = crate::search::similar::similar_in_background(
         state,
         caller,
-        crate::search::similar::Draft {
+        crate::search::similar::Target::Draft {
             title: title.to_owned(),
             body: description.to_owned(),
         },
-        &["idea"],
+        vec!["idea"],
         limit,
     )
     .await?;

@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::query::{self, SearchResults};
-use super::similar::{self, Like};
+use super::similar::{self, Target};
 use super::{Params, cursor_for};
 use crate::api::ApiTags;
 use crate::api::problem::ApiError;
@@ -262,14 +262,8 @@ impl SearchApi {
             .ok_or(AppError::NotFound)?;
         let only = kinds("kind", &kind.0)?;
         let limit = similar_limit(limit.0)?;
-        let audience = policy::search_audience(&caller);
-        let index = state.search.current();
-        let id = item_id.0;
-        let found = tokio::task::spawn_blocking(move || {
-            similar::similar(&index, &audience, &Like::Item(item_kind, id), &only, limit)
-        })
-        .await
-        .map_err(AppError::internal)??;
+        let target = Target::Item(item_kind, item_id.0);
+        let found = similar::similar_in_background(&state, &caller, target, only, limit).await?;
         Ok(Json(SimilarResponse::from(found)))
     }
 
@@ -308,17 +302,11 @@ impl SearchApi {
         }
         let only = kinds("kind", &body.kind)?;
         let limit = similar_limit(limit.0)?;
-        let audience = policy::search_audience(&caller);
-        let index = state.search.current();
-        let found = tokio::task::spawn_blocking(move || {
-            let like = Like::Draft {
-                title: &body.title,
-                body: &body.text,
-            };
-            similar::similar(&index, &audience, &like, &only, limit)
-        })
-        .await
-        .map_err(AppError::internal)??;
+        let target = Target::Draft {
+            title: body.title,
+            body: body.text,
+        };
+        let found = similar::similar_in_background(&state, &caller, target, only, limit).await?;
         Ok(Json(SimilarResponse::from(found)))
     }
 }

@@ -80,6 +80,16 @@ impl Params<'_> {
     }
 }
 
+/// How a kind of item is named on pages.
+pub fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "idea" => "Idea",
+        "report" => "Report",
+        "comment" => "Comment",
+        _ => "Item",
+    }
+}
+
 fn bad_cursor() -> AppError {
     AppError::Validation(vec![FieldError::new("cursor", "The cursor is not valid")])
 }

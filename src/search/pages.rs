@@ -7,6 +7,7 @@ use poem::web::Data;
 use poem::{IntoResponse, Request, Response, handler};
 
 use super::query::{self, FACETS, Hit};
+use super::saved::SavedQuery;
 use super::{Params, cursor_for};
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
@@ -15,7 +16,7 @@ use crate::error::AppError;
 use crate::ideas::domain::IdeaStatus;
 use crate::reports::domain::{Category, ReportStatus, Severity};
 use crate::web::forms::{Errors, Fields};
-use crate::web::page::{PageContext, link_with_query, render, render_with_status};
+use crate::web::page::{PageContext, render, render_with_status};
 
 pub struct FilterOption {
     pub value: String,
@@ -51,12 +52,7 @@ struct SearchPage {
 
 impl SearchPage {
     fn kind_label(&self, kind: &str) -> &'static str {
-        match kind {
-            "idea" => "Idea",
-            "report" => "Report",
-            "comment" => "Comment",
-            _ => "Item",
-        }
+        crate::search::kind_label(kind)
     }
 
     fn status_label(&self, status: &str) -> String {
@@ -81,26 +77,6 @@ fn label(group: &str, value: &str) -> String {
         _ => None,
     };
     known.map(str::to_owned).unwrap_or_else(|| value.to_owned())
-}
-
-/// A link to `path` carrying this search's parameters.
-fn same_search(
-    path: &str,
-    fields: &Fields,
-    filters: &[(String, Vec<String>)],
-    cursor: Option<&str>,
-) -> String {
-    let mut pairs: Vec<(&str, &str)> = ["q", "from", "to", "sort"]
-        .into_iter()
-        .map(|name| (name, fields.get(name)))
-        .collect();
-    for (group, values) in filters {
-        pairs.extend(values.iter().map(|value| (group.as_str(), value.as_str())));
-    }
-    if let Some(cursor) = cursor {
-        pairs.push(("cursor", cursor));
-    }
-    link_with_query(path, pairs)
 }
 
 #[handler]
@@ -189,12 +165,12 @@ pub async fn search(
         .and_then(|r| r.next_offset.map(|o| (o, r.as_of)))
         .map(|(offset, as_of)| {
             let cursor = cursor_for(offset, as_of);
-            same_search("/search", &fields, &filters, Some(&cursor))
+            SavedQuery::from_fields(&fields).link_to("/search", Some(&cursor))
         });
     let save_link = (searched
         && results.is_some()
         && policy::require(&caller, Permission::SaveSearches).is_ok())
-    .then(|| same_search("/search/save", &fields, &filters, None));
+    .then(|| SavedQuery::from_fields(&fields).link_to("/search/save", None));
     let page = SearchPage {
         save_link,
         page: PageContext::new(&caller, &state.key),

@@ -145,29 +145,30 @@ pub fn similar(
         .collect())
 }
 
-/// A draft's text, owned so that the search can run off the async threads.
-pub struct Draft {
-    pub title: String,
-    pub body: String,
+/// What to find items like, owned so that the search can run off the
+/// async threads.
+pub enum Target {
+    Item(&'static str, Uuid),
+    Draft { title: String, body: String },
 }
 
-/// Runs `similar` for a draft on a blocking thread, with the caller's
-/// visibility decided by the policy module.
+/// Runs `similar` on a blocking thread, with the caller's visibility
+/// decided by the policy module: the one way pages and the API ask.
 pub async fn similar_in_background(
     state: &crate::app_state::AppState,
     caller: &crate::auth::caller::Caller,
-    draft: Draft,
-    kinds: &'static [&'static str],
+    target: Target,
+    kinds: Vec<&'static str>,
     limit: usize,
 ) -> Result<Vec<(f64, Hit)>, AppError> {
     let audience = crate::auth::policy::search_audience(caller);
     let index = state.search.current();
     tokio::task::spawn_blocking(move || {
-        let like = Like::Draft {
-            title: &draft.title,
-            body: &draft.body,
+        let like = match &target {
+            Target::Item(kind, id) => Like::Item(kind, *id),
+            Target::Draft { title, body } => Like::Draft { title, body },
         };
-        similar(&index, &audience, &like, kinds, limit)
+        similar(&index, &audience, &like, &kinds, limit)
     })
     .await
     .map_err(AppError::internal)?
@@ -184,12 +185,7 @@ pub struct Related {
 
 impl Related {
     pub fn kind_label(&self) -> &'static str {
-        match self.kind.as_str() {
-            "idea" => "Idea",
-            "report" => "Report",
-            "comment" => "Comment",
-            _ => "Item",
-        }
+        super::kind_label(&self.kind)
     }
 }
 
@@ -201,20 +197,16 @@ pub async fn related(
     kind: &'static str,
     id: Uuid,
 ) -> Vec<Related> {
-    let audience = crate::auth::policy::search_audience(caller);
-    let index = state.search.current();
-    let found = tokio::task::spawn_blocking(move || {
-        similar(
-            &index,
-            &audience,
-            &Like::Item(kind, id),
-            &["idea", "report"],
-            5,
-        )
-    })
+    let found = similar_in_background(
+        state,
+        caller,
+        Target::Item(kind, id),
+        vec!["idea", "report"],
+        5,
+    )
     .await;
     match found {
-        Ok(Ok(found)) => found
+        Ok(found) => found
             .into_iter()
             .map(|(_, hit)| Related {
                 kind: hit.kind,
@@ -222,11 +214,7 @@ pub async fn related(
                 title_html: hit.title_html,
             })
             .collect(),
-        Ok(Err(AppError::NotFound)) => Vec::new(),
-        Ok(Err(err)) => {
-            tracing::warn!(error = %err, "similar items could not be found");
-            Vec::new()
-        }
+        Err(AppError::NotFound) => Vec::new(),
         Err(err) => {
             tracing::warn!(error = %err, "similar items could not be found");
             Vec::new()

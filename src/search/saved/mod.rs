@@ -26,6 +26,15 @@ pub const MAX_PER_PERSON: u64 = 50;
 /// Values one filter of a saved search may hold.
 const MAX_FILTER_VALUES: usize = 20;
 
+/// The saved search's name, checked the same way when saved and renamed.
+const NAME: TextField<'static> = TextField {
+    name: "name",
+    label: "Name",
+    max_chars: 100,
+    multiline: false,
+    required: Some("Enter a name for this search"),
+};
+
 /// A search as saved: what the search page and API take.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SavedQuery {
@@ -63,8 +72,28 @@ impl SavedQuery {
         .into_request()
     }
 
+    /// The search's parameters as the search page's form sends them.
+    pub fn from_fields(fields: &crate::web::forms::Fields) -> Self {
+        SavedQuery {
+            q: fields.get("q").to_owned(),
+            filters: FACETS
+                .iter()
+                .map(|(group, _)| ((*group).to_owned(), fields.all(group)))
+                .filter(|(_, values)| !values.is_empty())
+                .collect(),
+            from: fields.get("from").to_owned(),
+            to: fields.get("to").to_owned(),
+            sort: fields.get("sort").to_owned(),
+        }
+    }
+
     /// The search page showing it.
     pub fn link(&self) -> String {
+        self.link_to("/search", None)
+    }
+
+    /// A link to `path` carrying these parameters (and a page's cursor).
+    pub fn link_to(&self, path: &str, cursor: Option<&str>) -> String {
         let mut pairs: Vec<(&str, &str)> = vec![
             ("q", &self.q),
             ("from", &self.from),
@@ -74,7 +103,10 @@ impl SavedQuery {
         for (group, values) in &self.filters {
             pairs.extend(values.iter().map(|v| (group.as_str(), v.as_str())));
         }
-        crate::web::page::link_with_query("/search", pairs)
+        if let Some(cursor) = cursor {
+            pairs.push(("cursor", cursor));
+        }
+        crate::web::page::link_with_query(path, pairs)
     }
 
     /// A short description for lists and emails.
@@ -123,14 +155,7 @@ pub struct SaveInput {
 /// an unknown filter is refused here, not when a digest runs it).
 pub fn check(index: &SearchIndex, input: &SaveInput) -> Result<(String, SearchRequest), AppError> {
     let mut errors = Vec::new();
-    let name = TextField {
-        name: "name",
-        label: "Name",
-        max_chars: 100,
-        multiline: false,
-        required: Some("Enter a name for this search"),
-    }
-    .check(&input.name, &mut errors);
+    let name = NAME.check(&input.name, &mut errors);
     // One entry per filter group, each within bounds, as it will be stored.
     let mut merged: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (group, values) in &input.query.filters {
@@ -296,14 +321,7 @@ pub async fn update(
     let mut active: saved_searches::ActiveModel = saved.into();
     if let Some(raw) = name {
         let mut errors = Vec::new();
-        let checked = TextField {
-            name: "name",
-            label: "Name",
-            max_chars: 100,
-            multiline: false,
-            required: Some("Enter a name for this search"),
-        }
-        .check(raw, &mut errors);
+        let checked = NAME.check(raw, &mut errors);
         let Some(checked) = checked.filter(|_| errors.is_empty()) else {
             return Err(AppError::Validation(errors));
         };

@@ -11,24 +11,9 @@ use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::policy::{self, Permission};
 use crate::error::AppError;
-use crate::search::query::{FACETS, Hit};
+use crate::search::query::Hit;
 use crate::web::forms::{Errors, Fields, refusal};
 use crate::web::page::{PageContext, render, render_with_status, see_other};
-
-/// The search-page parameters a saved search is made of.
-fn query_from(fields: &Fields) -> SavedQuery {
-    SavedQuery {
-        q: fields.get("q").to_owned(),
-        filters: FACETS
-            .iter()
-            .map(|(group, _)| ((*group).to_owned(), fields.all(group)))
-            .filter(|(_, values)| !values.is_empty())
-            .collect(),
-        from: fields.get("from").to_owned(),
-        to: fields.get("to").to_owned(),
-        sort: fields.get("sort").to_owned(),
-    }
-}
 
 #[derive(Template)]
 #[template(path = "search/save.html")]
@@ -51,7 +36,7 @@ pub async fn save_form(
     let fields = Fields::parse(req.uri().query().unwrap_or("").as_bytes());
     Ok(render(&SavePage {
         page: PageContext::new(&caller, &state.key),
-        query: query_from(&fields),
+        query: SavedQuery::from_fields(&fields),
         name: String::new(),
         notify: true,
         errors: Errors::default(),
@@ -69,7 +54,7 @@ pub async fn save(
     let user = policy::require(&caller, Permission::SaveSearches)?;
     let input = SaveInput {
         name: fields.get("name").to_owned(),
-        query: query_from(&fields),
+        query: SavedQuery::from_fields(&fields),
         notify: fields.ticked("notify"),
     };
     let index = state.search.current();
@@ -179,12 +164,7 @@ struct NewMatchesPage {
 
 impl NewMatchesPage {
     fn kind_label(&self, kind: &str) -> &'static str {
-        match kind {
-            "idea" => "Idea",
-            "report" => "Report",
-            "comment" => "Comment",
-            _ => "Item",
-        }
+        crate::search::kind_label(kind)
     }
 }
 
