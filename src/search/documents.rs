@@ -118,13 +118,19 @@ pub async fn load_many(
     }
 }
 
+/// Each id once, for an `IN` list.
+fn distinct(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = ids.collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 async fn users_by_id(
     conn: &impl ConnectionTrait,
     ids: impl Iterator<Item = Uuid>,
 ) -> Result<HashMap<Uuid, users::Model>, DbErr> {
-    let mut ids: Vec<Uuid> = ids.collect();
-    ids.sort();
-    ids.dedup();
+    let ids = distinct(ids);
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -198,9 +204,7 @@ async fn reports_by_id(
         .filter(reports::Column::Id.is_in(ids.iter().copied()))
         .all(conn)
         .await?;
-    let mut org_ids: Vec<Uuid> = found.iter().map(|r| r.organisation_id).collect();
-    org_ids.sort();
-    org_ids.dedup();
+    let org_ids = distinct(found.iter().map(|r| r.organisation_id));
     let organisations: HashMap<Uuid, String> = organisations::Entity::find()
         .filter(organisations::Column::Id.is_in(org_ids))
         .all(conn)
@@ -254,9 +258,7 @@ async fn comments_by_id(
         .filter(comments::Column::Visibility.eq("public"))
         .all(conn)
         .await?;
-    let mut idea_ids: Vec<Uuid> = found.iter().map(|c| c.subject_id).collect();
-    idea_ids.sort();
-    idea_ids.dedup();
+    let idea_ids = distinct(found.iter().map(|c| c.subject_id));
     let subjects: HashMap<Uuid, ideas::Model> = ideas::Entity::find()
         .filter(ideas::Column::Id.is_in(idea_ids))
         .all(conn)

@@ -224,30 +224,15 @@ pub async fn rebuild(
     let kinds: [(&str, Vec<Uuid>); 3] = [
         (
             "idea",
-            ideas::Entity::find()
-                .select_only()
-                .column(ideas::Column::Id)
-                .into_tuple::<Uuid>()
-                .all(db)
-                .await?,
+            all_ids::<ideas::Entity>(db, ideas::Column::Id).await?,
         ),
         (
             "report",
-            reports::Entity::find()
-                .select_only()
-                .column(reports::Column::Id)
-                .into_tuple::<Uuid>()
-                .all(db)
-                .await?,
+            all_ids::<reports::Entity>(db, reports::Column::Id).await?,
         ),
         (
             "comment",
-            comments::Entity::find()
-                .select_only()
-                .column(comments::Column::Id)
-                .into_tuple::<Uuid>()
-                .all(db)
-                .await?,
+            all_ids::<comments::Entity>(db, comments::Column::Id).await?,
         ),
     ];
     let total: u64 = kinds.iter().map(|(_, ids)| ids.len() as u64).sum();
@@ -284,4 +269,17 @@ pub async fn rebuild(
     commit(index, &position.to_string())?;
     index.set_applied(position);
     Ok(total)
+}
+
+/// Every id in a table, for a rebuild to walk through.
+async fn all_ids<E: sea_orm::EntityTrait>(
+    db: &impl ConnectionTrait,
+    id: E::Column,
+) -> Result<Vec<Uuid>, sea_orm::DbErr> {
+    E::find()
+        .select_only()
+        .column(id)
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await
 }

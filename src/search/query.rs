@@ -264,31 +264,20 @@ fn filters(index: &SearchIndex, request: &SearchRequest) -> Result<Vec<Clause>, 
             });
         clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
     }
-    if let Some(since) = request.since {
-        let lower = Term::from_field_date(
+    // Saved searches' "new since" and cursors' "as of the first page".
+    let created = |at: DateTime<Utc>| {
+        Term::from_field_date(
             f.created,
-            TantivyDate::from_timestamp_micros(since.timestamp_micros()),
-        );
-        clauses.push((
-            Occur::Must,
-            Box::new(RangeQuery::new(
-                std::ops::Bound::Excluded(lower),
-                std::ops::Bound::Unbounded,
-            )),
-        ));
-    }
-    if let Some(as_of) = request.as_of {
-        let upper = Term::from_field_date(
-            f.created,
-            TantivyDate::from_timestamp_micros(as_of.timestamp_micros()),
-        );
-        clauses.push((
-            Occur::Must,
-            Box::new(RangeQuery::new(
-                std::ops::Bound::Unbounded,
-                std::ops::Bound::Included(upper),
-            )),
-        ));
+            TantivyDate::from_timestamp_micros(at.timestamp_micros()),
+        )
+    };
+    use std::ops::Bound::{Excluded, Included, Unbounded};
+    let bounds = [
+        request.since.map(|at| (Excluded(created(at)), Unbounded)),
+        request.as_of.map(|at| (Unbounded, Included(created(at)))),
+    ];
+    for (lower, upper) in bounds.into_iter().flatten() {
+        clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
     }
     Ok(clauses)
 }

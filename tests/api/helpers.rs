@@ -276,6 +276,25 @@ impl TestApp {
             .token
     }
 
+    /// GETs `path` with a bearer token and reads the JSON answer.
+    pub async fn api_json(&self, path: &str, token: &str) -> serde_json::Value {
+        let resp = self.api_get(path, token).await;
+        assert!(resp.status().is_success(), "GET {path}: {}", resp.status());
+        resp.json().await.expect("json")
+    }
+
+    /// POSTs JSON with a bearer token and reads the JSON answer.
+    pub async fn api_post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> serde_json::Value {
+        let resp = self.api_post(path, token, body).await;
+        assert!(resp.status().is_success(), "POST {path}: {}", resp.status());
+        resp.json().await.expect("json")
+    }
+
     /// Waits until the indexer has caught up with everything written so far.
     pub async fn indexed(&self) {
         use sea_orm::{EntityTrait, QueryOrder};

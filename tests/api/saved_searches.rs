@@ -68,12 +68,7 @@ async fn board_members_save_searches_and_see_only_what_is_new() {
     // Only the owner sees it.
     let path = format!("/api/v1/me/saved-searches/{id}");
     assert_eq!(app.api_get(&path, &colleague).await.status(), 404);
-    let listed: Value = app
-        .api_get("/api/v1/me/saved-searches", &colleague)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listed: Value = app.api_json("/api/v1/me/saved-searches", &colleague).await;
     assert_eq!(listed.as_array().map(Vec::len), Some(0));
 
     // What existed before saving is not new; what arrives after is.
@@ -90,12 +85,7 @@ async fn board_members_save_searches_and_see_only_what_is_new() {
     .await;
     app.indexed().await;
     let new_path = format!("{path}/new-matches");
-    let new: Value = app
-        .api_get(&new_path, &board)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let new: Value = app.api_json(&new_path, &board).await;
     assert_eq!(
         new["total"], 1,
         "one new idea; the report is filtered out: {new}"
@@ -111,21 +101,11 @@ async fn board_members_save_searches_and_see_only_what_is_new() {
         .api_get(&format!("{new_path}?mark_seen=true"), &board)
         .await;
     assert_eq!(seen.status(), 200);
-    let after: Value = app
-        .api_get(&new_path, &board)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let after: Value = app.api_json(&new_path, &board).await;
     assert_eq!(after["total"], 0, "{after}");
     create_idea(&app, &nurse, &idea_body("Handover checklist app")).await;
     app.indexed().await;
-    let after: Value = app
-        .api_get(&new_path, &board)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let after: Value = app.api_json(&new_path, &board).await;
     assert_eq!(after["total"], 1);
 
     // With more new matches than are returned, only those returned
@@ -137,22 +117,14 @@ async fn board_members_save_searches_and_see_only_what_is_new() {
     app.indexed().await;
     tokio::time::sleep(Duration::from_millis(2_100)).await;
     let first_two: Value = app
-        .api_get(&format!("{new_path}?mark_seen=true&limit=2"), &board)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .api_json(&format!("{new_path}?mark_seen=true&limit=2"), &board)
+        .await;
     assert_eq!(first_two["total"], 4);
     assert_eq!(
         first_two["hits"][0]["title_html"],
         "<b>Handover</b> checklist app"
     );
-    let rest: Value = app
-        .api_get(&new_path, &board)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let rest: Value = app.api_json(&new_path, &board).await;
     assert_eq!(rest["total"], 2, "the two not returned stay new: {rest}");
     assert_eq!(rest["hits"][1]["title_html"], "<b>Handover</b> sheet 2");
 

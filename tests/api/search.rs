@@ -32,12 +32,49 @@ fn plain_idea(title: &str) -> Value {
 }
 
 fn ids(result: &Value) -> Vec<String> {
-    result["hits"]
+    ids_in(result, "hits")
+}
+
+fn ids_in(result: &Value, list: &str) -> Vec<String> {
+    result[list]
         .as_array()
-        .expect("hits")
+        .expect("a list of results")
         .iter()
         .map(|h| h["id"].as_str().expect("id").to_owned())
         .collect()
+}
+
+/// A data directory and database that outlive one run of the service, with
+/// three indexed ideas titled "{title} 0".."{title} 2".
+struct Kept {
+    dir: std::path::PathBuf,
+    database_url: String,
+}
+
+impl Kept {
+    async fn with_ideas(title: &str) -> (Self, TestApp, String) {
+        let dir = temp_dir();
+        let database_url = crate::helpers::fresh_database_url(&dir).await;
+        let kept = Kept { dir, database_url };
+        let app = kept.spawn().await;
+        let token = app
+            .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+            .await;
+        for n in 0..3 {
+            create_idea(&app, &token, &idea_body(&format!("{title} {n}"))).await;
+        }
+        indexed(&app).await;
+        (kept, app, token)
+    }
+
+    async fn spawn(&self) -> TestApp {
+        spawn_app_with(Options {
+            database_url: Some(self.database_url.clone()),
+            data_dir: Some(self.dir.clone()),
+            ..Options::default()
+        })
+        .await
+    }
 }
 
 fn facet(result: &Value, group: &str, value: &str) -> u64 {
@@ -77,15 +114,12 @@ async fn hidden_items_never_show_in_hits_totals_facets_or_snippets() {
     let idea = create_idea(&app, &nurse, &idea_body("A public idea about wombatfrob")).await;
     let idea_id = idea["id"].as_str().expect("id");
     let comment: Value = app
-        .api_post(
+        .api_post_json(
             &format!("/api/v1/ideas/{idea_id}/comments"),
             &other,
             &json!({ "body": "Secret quokkablorp remark" }),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     let hidden = app
         .api_post(
             &format!(
@@ -311,26 +345,12 @@ async fn a_malformed_query_gets_a_clear_message_never_a_server_error() {
 
 #[tokio::test]
 async fn after_a_restart_the_index_resumes_from_its_checkpoint_with_nothing_missing_or_doubled() {
-    let dir = temp_dir();
-    let database_url = crate::helpers::fresh_database_url(&dir).await;
-    let options = || Options {
-        database_url: Some(database_url.clone()),
-        data_dir: Some(dir.clone()),
-        ..Options::default()
-    };
-    let app = spawn_app_with(options()).await;
-    let token = app
-        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
-        .await;
-    for n in 0..3 {
-        create_idea(&app, &token, &idea_body(&format!("Checkpoint idea {n}"))).await;
-    }
-    indexed(&app).await;
+    let (kept, app, token) = Kept::with_ideas("Checkpoint idea").await;
     let checkpoint = app.state.search.applied();
     assert!(checkpoint > 0);
     app.stop().await;
 
-    let app = spawn_app_with(options()).await;
+    let app = kept.spawn().await;
     assert_eq!(
         app.state.search.applied(),
         checkpoint,
@@ -351,21 +371,8 @@ async fn after_a_restart_the_index_resumes_from_its_checkpoint_with_nothing_miss
 
 #[tokio::test]
 async fn hub_reindex_rebuilds_the_index_while_the_service_keeps_answering() {
-    let dir = temp_dir();
-    let database_url = crate::helpers::fresh_database_url(&dir).await;
-    let app = spawn_app_with(Options {
-        database_url: Some(database_url.clone()),
-        data_dir: Some(dir.clone()),
-        ..Options::default()
-    })
-    .await;
-    let token = app
-        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
-        .await;
-    for n in 0..3 {
-        create_idea(&app, &token, &idea_body(&format!("Reindexed idea {n}"))).await;
-    }
-    indexed(&app).await;
+    let (kept, app, token) = Kept::with_ideas("Reindexed idea").await;
+    let Kept { dir, database_url } = &kept;
     let before = app.state.search.generation();
 
     let reindex = {
@@ -412,35 +419,22 @@ async fn hub_reindex_rebuilds_the_index_while_the_service_keeps_answering() {
 
 #[tokio::test]
 async fn a_lost_or_outdated_index_is_rebuilt_from_the_database_on_start() {
-    let dir = temp_dir();
-    let database_url = crate::helpers::fresh_database_url(&dir).await;
-    let options = || Options {
-        database_url: Some(database_url.clone()),
-        data_dir: Some(dir.clone()),
-        ..Options::default()
-    };
-    let app = spawn_app_with(options()).await;
-    let token = app
-        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
-        .await;
-    for n in 0..3 {
-        create_idea(&app, &token, &idea_body(&format!("Rebuilt idea {n}"))).await;
-    }
-    indexed(&app).await;
+    let (kept, app, _) = Kept::with_ideas("Rebuilt idea").await;
+    let dir = &kept.dir;
     let generation = app.state.search.generation();
     app.stop().await;
 
     // An index written by another schema version is not trusted.
     let version = dir.join("search").join(&generation).join("schema-version");
     std::fs::write(&version, "0").expect("write the version");
-    let app = spawn_app_with(options()).await;
+    let app = kept.spawn().await;
     assert_ne!(app.state.search.generation(), generation);
     filled(&app).await;
     assert_eq!(search(&app, None, "q=rebuilt").await["total"], 3);
     app.stop().await;
 
     // Nor is one whose rebuild was interrupted (a partial commit).
-    let generation = app_generation(&dir);
+    let generation = app_generation(dir);
     {
         let index = hub::search::schema::SearchIndex::open(&dir.join("search").join(&generation))
             .expect("open the index");
@@ -450,14 +444,14 @@ async fn a_lost_or_outdated_index_is_rebuilt_from_the_database_on_start() {
         commit.set_payload(hub::search::indexer::PARTIAL);
         commit.commit().expect("commit");
     }
-    let app = spawn_app_with(options()).await;
+    let app = kept.spawn().await;
     filled(&app).await;
     assert_eq!(search(&app, None, "q=rebuilt").await["total"], 3);
     app.stop().await;
 
     // Nor is a lost one: it is refilled as well.
     std::fs::remove_dir_all(dir.join("search")).expect("remove the index");
-    let app = spawn_app_with(options()).await;
+    let app = kept.spawn().await;
     filled(&app).await;
     assert_eq!(search(&app, None, "q=rebuilt").await["total"], 3);
     app.stop().await;
@@ -482,12 +476,7 @@ async fn filled(app: &TestApp) {
 }
 
 fn similar_ids(found: &Value) -> Vec<String> {
-    found["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|h| h["id"].as_str().expect("id").to_owned())
-        .collect()
+    ids_in(found, "items")
 }
 
 #[tokio::test]
@@ -508,20 +497,13 @@ async fn similar_items_rank_shared_subjects_and_never_show_what_the_caller_may_n
     let mut parking = idea_body("Staff car parking permits online");
     parking["description"] = json!("Let staff renew parking permits without queueing.");
     let parking = create_idea(&app, &nurse, &parking).await;
-    let report: Value = app
-        .api_post(
-            "/api/v1/reports",
-            &nurse,
-            &json!({
+    let report: Value = app.api_post_json(
+            "/api/v1/reports", &nurse, &json!({
                 "organisation": "RTH", "system_name": "Handover whiteboard", "category": "usability",
                 "severity": "medium", "patient_impact": "The electronic whiteboard loses bed status at handover",
                 "staff_impact": "Handover takes longer", "evidence": "The whiteboard froze at handover"
             }),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+        ).await;
     let report_id = report["id"].as_str().expect("id").to_owned();
     indexed(&app).await;
 
@@ -530,11 +512,8 @@ async fn similar_items_rank_shared_subjects_and_never_show_what_the_caller_may_n
         "text": "Wards still write bed status on a whiteboard at handover."
     });
     let as_contributor: Value = app
-        .api_post("/api/v1/search/similar", &other, &draft)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .api_post_json("/api/v1/search/similar", &other, &draft)
+        .await;
     let found = similar_ids(&as_contributor);
     assert_eq!(found.first(), Some(&whiteboard_id), "{as_contributor}");
     assert_eq!(as_contributor["items"][0]["score"], 1.0);
@@ -547,52 +526,31 @@ async fn similar_items_rank_shared_subjects_and_never_show_what_the_caller_may_n
         "an idea on another subject is not similar"
     );
     let as_board: Value = app
-        .api_post("/api/v1/search/similar", &board, &draft)
-        .await
-        .json()
-        .await
-        .expect("json");
+        .api_post_json("/api/v1/search/similar", &board, &draft)
+        .await;
     assert!(similar_ids(&as_board).contains(&report_id));
     let ideas_only: Value = app
-        .api_post(
+        .api_post_json(
             "/api/v1/search/similar",
             &board,
             &json!({ "title": "whiteboard handover", "kind": ["idea"] }),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(similar_ids(&ideas_only), vec![whiteboard_id.clone()]);
 
     // Like an indexed item: never the item itself.
     let like_idea = format!("/api/v1/search/similar?item_kind=idea&item_id={whiteboard_id}");
-    let for_contributor: Value = app
-        .api_get(&like_idea, &other)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let for_contributor: Value = app.api_json(&like_idea, &other).await;
     assert!(!similar_ids(&for_contributor).contains(&whiteboard_id));
     assert!(!similar_ids(&for_contributor).contains(&report_id));
-    let for_board: Value = app
-        .api_get(&like_idea, &board)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let for_board: Value = app.api_json(&like_idea, &board).await;
     assert_eq!(similar_ids(&for_board).first(), Some(&report_id));
 
     // An item the caller may not see is absent, not a hint that it exists.
     let like_report = format!("/api/v1/search/similar?item_kind=report&item_id={report_id}");
     assert_eq!(app.api_get(&like_report, &other).await.status(), 404);
     assert_eq!(app.get(&like_report).await.status(), 404);
-    let for_board: Value = app
-        .api_get(&like_report, &board)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let for_board: Value = app.api_json(&like_report, &board).await;
     assert_eq!(similar_ids(&for_board), vec![whiteboard_id.clone()]);
 
     // Pages show similar items beside the item, filtered the same way.
