@@ -31,26 +31,49 @@ struct SignInPage<'a> {
     page: PageContext,
     email: &'a str,
     errors: Errors,
+    /// Where to go once signed in ("" for the home page).
+    next: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct SignInForm {
     email: String,
+    next: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct NextParams {
+    next: String,
+}
+
+/// A page of this site to return to after signing in: a path, never another
+/// host (`//host`, `/\host`) or anything odd, so links cannot send people away.
+pub fn safe_next(raw: &str) -> Option<String> {
+    let ok = raw.starts_with('/')
+        && !raw.starts_with("//")
+        && raw.len() <= 300
+        && !raw.contains('\\')
+        && raw.chars().all(|c| c.is_ascii_graphic());
+    ok.then(|| raw.to_owned())
 }
 
 #[handler]
 pub async fn sign_in_form(
     state: Data<&AppState>,
     caller: Data<&Caller>,
+    Query(params): Query<NextParams>,
 ) -> Result<Response, AppError> {
+    let next = safe_next(&params.next);
     if caller.user.is_some() {
-        return Ok(see_other("/"));
+        return Ok(see_other(next.as_deref().unwrap_or("/")));
     }
     Ok(render(&SignInPage {
         page: PageContext::new(&caller, &state.key),
         email: "",
         errors: Errors::default(),
+        next: next.unwrap_or_default(),
     })?
     .into_response())
 }
@@ -73,12 +96,14 @@ pub async fn sign_in_submit(
                     page: PageContext::new(&caller, &state.key),
                     email: &email,
                     errors,
+                    next: safe_next(&form.next).unwrap_or_default(),
                 },
                 StatusCode::UNPROCESSABLE_ENTITY,
             );
         }
     };
-    service::request_sign_in(&state, &email, &client_of(req)).await?;
+    let next = safe_next(&form.next);
+    service::request_sign_in(&state, &email, &client_of(req), next.as_deref()).await?;
     Ok(see_other("/sign-in/check-email"))
 }
 
@@ -106,6 +131,7 @@ struct LinkPage<'a> {
     page: PageContext,
     token: &'a str,
     problem: Option<&'static str>,
+    next: String,
 }
 
 fn link_problem_text(problem: &LinkProblem) -> &'static str {
@@ -122,6 +148,7 @@ fn link_problem_text(problem: &LinkProblem) -> &'static str {
 #[serde(default)]
 pub struct LinkParams {
     token: String,
+    next: String,
 }
 
 /// Shows a button rather than signing in on GET: mail scanners that follow
@@ -148,6 +175,7 @@ pub async fn link_form(
             page: PageContext::new(&caller, &state.key),
             token,
             problem: problem.as_ref().map(link_problem_text),
+            next: safe_next(&params.next).unwrap_or_default(),
         },
         status,
     )
@@ -176,9 +204,9 @@ pub async fn link_submit(
                 state.settings.secure_cookies(),
             );
             let next = if signed_in.user.profile_completed_at.is_none() {
-                "/profile"
+                "/profile".to_owned()
             } else {
-                "/"
+                safe_next(&params.next).unwrap_or_else(|| "/".to_owned())
             };
             Ok(Response::builder()
                 .status(StatusCode::SEE_OTHER)
@@ -191,6 +219,7 @@ pub async fn link_submit(
                 page: PageContext::new(&caller, &state.key),
                 token: "",
                 problem: Some(link_problem_text(&problem)),
+                next: String::new(),
             },
             StatusCode::GONE,
         ),
@@ -514,5 +543,28 @@ pub async fn admin_change_role(
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         Err(other) => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_this_site_are_returned_to() {
+        assert_eq!(
+            safe_next("/consultations/api/response").as_deref(),
+            Some("/consultations/api/response")
+        );
+        for hostile in [
+            "",
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "/a b",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(hostile), None, "{hostile}");
+        }
     }
 }

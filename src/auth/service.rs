@@ -30,6 +30,7 @@ pub async fn request_sign_in(
     state: &AppState,
     email: &EmailAddress,
     client: &str,
+    next: Option<&str>,
 ) -> Result<(), AppError> {
     let address_bucket = format!("sign-in:address:{}", hash_token(email.as_str()));
     let client_bucket = format!("sign-in:client:{client}");
@@ -44,7 +45,13 @@ pub async fn request_sign_in(
 
     let token = new_token();
     let now = Utc::now();
-    let link = state.settings.link(&format!("/sign-in/link?token={token}"));
+    let link = state.settings.link(&crate::web::page::link_with_query(
+        "/sign-in/link",
+        [
+            ("token", token.as_str()),
+            ("next", next.unwrap_or_default()),
+        ],
+    ));
     let message = templates::sign_in(email.as_str(), &link, LINK_LIFETIME.num_minutes())?;
     let txn = crate::db::begin_write(&state.db).await?;
     let row = login_tokens::ActiveModel {
