@@ -47,17 +47,20 @@ async fn user(state: &AppState, email: &str) -> anyhow::Result<entity::users::Mo
         .ok_or_else(|| anyhow::anyhow!("demo account {email} missing"))
 }
 
-/// A few ideas, supports, comments and a confidential report, added once,
-/// so that every page has something to show.
+/// A few ideas, supports, comments, a confidential report and two
+/// consultations, added once, so that every page has something to show.
 async fn content(state: &AppState) -> anyhow::Result<()> {
     use sea_orm::{EntityTrait, PaginatorTrait};
-    if entity::ideas::Entity::find().count(&state.db).await? > 0 {
-        return Ok(());
-    }
     let fail = |e: crate::error::AppError| anyhow::anyhow!("{e}");
     let nurse = user(state, "nurse@example.nhs.uk").await?;
     let supplier = user(state, "supplier@example.com").await?;
     let board = user(state, "board@example.nhs.uk").await?;
+    crate::consultations::demo::seed(state, &board, &supplier, &nurse)
+        .await
+        .map_err(fail)?;
+    if entity::ideas::Entity::find().count(&state.db).await? > 0 {
+        return Ok(());
+    }
     let active = themes::list(&state.db, true).await?;
     let ideas_to_add = [
         (

@@ -36,6 +36,9 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// Too late (or too early): the consultation is not taking responses.
+    #[error("{0}")]
+    Closed(String),
     #[error("Too many requests. Try again in {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("The request is too large (the limit is {limit} bytes)")]
@@ -54,7 +57,7 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Conflict(_) | AppError::Closed(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -72,6 +75,7 @@ impl AppError {
             AppError::CsrfRejected => "csrf",
             AppError::NotFound => "not-found",
             AppError::Conflict(_) => "conflict",
+            AppError::Closed(_) => "consultation-closed",
             AppError::TooManyRequests { .. } => "rate-limited",
             AppError::PayloadTooLarge { .. } => "payload-too-large",
             AppError::Unavailable => "unavailable",
@@ -153,6 +157,11 @@ pub const PROBLEM_TYPES: &[(&str, &str, &str)] = &[
         "conflict",
         "Conflict",
         "The request conflicts with the current state, for example a reused idempotency key.",
+    ),
+    (
+        "consultation-closed",
+        "Consultation not open",
+        "The consultation is not taking responses now: it has not opened yet or it has closed. A draft is kept as it was saved.",
     ),
     (
         "rate-limited",

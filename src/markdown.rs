@@ -43,6 +43,105 @@ pub fn render(markdown: &str) -> String {
     SANITIZER.clean(&unsafe_html).to_string()
 }
 
+/// A part of a document that can be linked to and commented on: a heading
+/// and the text up to the next heading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// Derived from the heading's text, so it stays the same across versions
+    /// while the heading does; repeats get `-2`, `-3`.
+    pub anchor: String,
+    pub title: String,
+    /// 1 for `#`, 2 for `##`...
+    pub level: u8,
+    /// The Markdown below the heading, up to the next one.
+    pub body: String,
+}
+
+/// The anchor given to text before the first heading.
+pub const PREAMBLE: &str = "introduction";
+
+/// Splits a document into sections at every heading. Text before the first
+/// heading becomes an "Introduction" section.
+pub fn sections(markdown: &str) -> Vec<Section> {
+    let mut headings: Vec<(std::ops::Range<usize>, u8, String)> = Vec::new();
+    let mut current: Option<(usize, u8, String)> = None;
+    for (event, range) in Parser::new_ext(markdown, Options::empty()).into_offset_iter() {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => {
+                current = Some((range.start, level as u8, String::new()));
+            }
+            Event::Text(text) | Event::Code(text) => {
+                if let Some((_, _, title)) = current.as_mut() {
+                    title.push_str(&text);
+                }
+            }
+            Event::End(TagEnd::Heading(_)) => {
+                if let Some((start, level, title)) = current.take() {
+                    headings.push((start..range.end, level, title.trim().to_owned()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut used: HashSet<String> = HashSet::new();
+    let mut unique_anchor = |title: &str| {
+        let base = anchor_of(title);
+        let mut anchor = base.clone();
+        let mut n = 2;
+        while !used.insert(anchor.clone()) {
+            anchor = format!("{base}-{n}");
+            n += 1;
+        }
+        anchor
+    };
+    let mut out = Vec::new();
+    let preamble_end = headings.first().map_or(markdown.len(), |h| h.0.start);
+    let preamble = markdown[..preamble_end].trim();
+    if !preamble.is_empty() {
+        out.push(Section {
+            anchor: unique_anchor("Introduction"),
+            title: "Introduction".to_owned(),
+            level: 1,
+            body: preamble.to_owned(),
+        });
+    }
+    for (i, (range, level, title)) in headings.iter().enumerate() {
+        let end = headings.get(i + 1).map_or(markdown.len(), |h| h.0.start);
+        let title = if title.is_empty() {
+            "Untitled section"
+        } else {
+            title
+        };
+        out.push(Section {
+            anchor: unique_anchor(title),
+            title: title.to_owned(),
+            level: *level,
+            body: markdown[range.end..end].trim().to_owned(),
+        });
+    }
+    out
+}
+
+/// "3.1 Access tokens & scopes" becomes "3-1-access-tokens-scopes".
+pub fn anchor_of(title: &str) -> String {
+    let mut anchor = String::new();
+    for c in title.chars().flat_map(char::to_lowercase) {
+        // ASCII only: anchors go into links and CSV column names as they are.
+        if c.is_ascii_alphanumeric() {
+            anchor.push(c);
+        } else if !anchor.is_empty() && !anchor.ends_with('-') {
+            anchor.push('-');
+        }
+    }
+    let trimmed: String = anchor.trim_end_matches('-').chars().take(80).collect();
+    let trimmed = trimmed.trim_end_matches('-').to_owned();
+    if trimmed.is_empty() {
+        "section".to_owned()
+    } else {
+        trimmed
+    }
+}
+
 fn demote(level: pulldown_cmark::HeadingLevel) -> pulldown_cmark::HeadingLevel {
     use pulldown_cmark::HeadingLevel::*;
     match level {
@@ -93,5 +192,34 @@ mod tests {
         let html = render("# Top\n\n## Next");
         assert!(html.contains("<h3>Top</h3>"), "{html}");
         assert!(html.contains("<h4>Next</h4>"), "{html}");
+    }
+
+    #[test]
+    fn sections_split_at_headings_with_stable_unique_anchors() {
+        let doc = "Opening words.\n\n# Scope\n\nWho it applies to.\n\n## 2.1 Access tokens & scopes\n\nTokens **expire**.\n\n# Scope\n\nAgain.";
+        let found = super::sections(doc);
+        let anchors: Vec<&str> = found.iter().map(|s| s.anchor.as_str()).collect();
+        assert_eq!(
+            anchors,
+            [
+                "introduction",
+                "scope",
+                "2-1-access-tokens-scopes",
+                "scope-2"
+            ]
+        );
+        assert_eq!(found[0].body, "Opening words.");
+        assert_eq!(found[2].title, "2.1 Access tokens & scopes");
+        assert_eq!(found[2].level, 2);
+        assert_eq!(found[2].body, "Tokens **expire**.");
+        assert_eq!(
+            super::sections("# Scope\n\nChanged text.")[0].anchor,
+            "scope"
+        );
+        assert_eq!(super::anchor_of("!!!"), "section");
+        assert_eq!(
+            super::anchor_of("Données personnelles"),
+            "donn-es-personnelles"
+        );
     }
 }

@@ -146,7 +146,7 @@ async fn server_key(db: &DatabaseConnection) -> anyhow::Result<ServerKey> {
 pub fn routes(state: AppState) -> impl Endpoint {
     let api = api::service();
     let docs_csp = docs_csp(&api.swagger_ui_html());
-    Route::new()
+    crate::consultations::pages::routes(Route::new())
         .at("/", get(pages::home))
         .at("/ideas", get(idea_pages::list))
         .at(

@@ -6,6 +6,7 @@ pub mod problem;
 use poem_openapi::{OpenApiService, Tags};
 
 use crate::auth::api::AccountApi;
+use crate::consultations::api::{ConsultationAnalysisApi, ConsultationsApi};
 use crate::ideas::api::IdeasApi;
 use crate::organisations::api::OrganisationsApi;
 use crate::reports::api::ReportsApi;
@@ -23,6 +24,8 @@ pub enum ApiTags {
     Reports,
     /// The organisation register, and imports into it from NHS ODS files
     Organisations,
+    /// Consultations on proposed standards: documents, questions, responses, analysis and outcomes
+    Consultations,
     /// One search over everything the caller may see, similar items, and saved searches
     Search,
 }
@@ -54,6 +57,8 @@ pub type Apis = (
     IdeasApi,
     ReportsApi,
     OrganisationsApi,
+    ConsultationsApi,
+    ConsultationAnalysisApi,
     SearchApi,
     SavedSearchesApi,
 );
@@ -66,6 +71,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
             IdeasApi,
             ReportsApi,
             OrganisationsApi,
+            ConsultationsApi,
+            ConsultationAnalysisApi,
             SearchApi,
             SavedSearchesApi,
         ),

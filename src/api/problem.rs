@@ -124,7 +124,7 @@ impl From<AppError> for ApiError {
             AppError::Unauthorized => ApiError::Unauthorized(problem),
             AppError::Forbidden | AppError::CsrfRejected => ApiError::Forbidden(problem),
             AppError::NotFound => ApiError::NotFound(problem),
-            AppError::Conflict(_) => ApiError::Conflict(problem),
+            AppError::Conflict(_) | AppError::Closed(_) => ApiError::Conflict(problem),
             AppError::PayloadTooLarge { .. } => ApiError::PayloadTooLarge(problem),
             AppError::Validation(_) => ApiError::Validation(problem),
             AppError::TooManyRequests { retry_after_secs } => {

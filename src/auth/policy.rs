@@ -27,6 +27,8 @@ pub enum Permission {
     ManageThemes,
     /// Save searches and hear about their new matches.
     SaveSearches,
+    /// Write, publish and analyse consultations, and publish their outcomes.
+    ManageConsultations,
 }
 
 pub fn role_of(user: &users::Model) -> Role {
@@ -36,7 +38,10 @@ pub fn role_of(user: &users::Model) -> Role {
 pub fn allows(role: Role, permission: Permission) -> bool {
     match permission {
         Permission::ManageOwnAccount | Permission::ManageOwnTokens | Permission::Contribute => true,
-        Permission::Triage | Permission::ManageThemes | Permission::SaveSearches => {
+        Permission::Triage
+        | Permission::ManageThemes
+        | Permission::SaveSearches
+        | Permission::ManageConsultations => {
             matches!(role, Role::Board | Role::Admin)
         }
         Permission::ManageUsers | Permission::ViewOperations | Permission::ManageOrganisations => {
@@ -54,6 +59,11 @@ pub fn require(caller: &Caller, permission: Permission) -> Result<&users::Model,
     } else {
         Err(AppError::Forbidden)
     }
+}
+
+/// Whether the signed-in caller holds `permission` (false when signed out).
+pub fn allows_caller(caller: &Caller, permission: Permission) -> bool {
+    require(caller, permission).is_ok()
 }
 
 /// Whether the caller may see an item of another person's that is not public.
@@ -103,6 +113,32 @@ pub fn search_audience_of(user: &users::Model) -> crate::search::query::Audience
     } else {
         crate::search::query::Audience::Public(Some(user.id))
     }
+}
+
+/// Whether the caller may see a consultation: drafts are the board's alone.
+pub fn can_see_consultation(caller: &Caller, consultation: &entity::consultations::Model) -> bool {
+    consultation.status != "draft" || can_see_board_content(caller)
+}
+
+/// Whether a consultation response may be shown to people outside the
+/// board: submitted, its respondent consented, and the outcome published.
+pub fn response_is_public(
+    consultation: &entity::consultations::Model,
+    response: &entity::consultation_responses::Model,
+) -> bool {
+    consultation.status == "outcome_published"
+        && response.status == "submitted"
+        && matches!(response.consent.as_str(), "named" | "anonymous")
+}
+
+/// Whether the caller may see a consultation response in full: board
+/// members and its respondent.
+pub fn can_see_response(caller: &Caller, response: &entity::consultation_responses::Model) -> bool {
+    can_see_board_content(caller)
+        || caller
+            .user
+            .as_ref()
+            .is_some_and(|u| response.respondent_id == Some(u.id))
 }
 
 /// Whether the caller may edit a comment: its author, within the edit window.

@@ -118,7 +118,7 @@ impl From<organisation_imports::Model> for OrganisationImport {
 }
 
 /// A CSV file as the request body: `text/csv`, UTF-8.
-pub struct CsvFile(bytes::Bytes);
+pub struct CsvFile(pub bytes::Bytes);
 
 impl Payload for CsvFile {
     const CONTENT_TYPE: &'static str = "text/csv";

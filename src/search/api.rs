@@ -43,7 +43,7 @@ pub struct FacetValue {
 
 #[derive(Debug, Object)]
 pub struct FacetGroup {
-    /// kind, status, theme, category, severity, respondent or organisation
+    /// kind, status, theme, category, severity, respondent, organisation or consultation
     pub name: String,
     pub values: Vec<FacetValue>,
 }
@@ -195,6 +195,9 @@ impl SearchApi {
         #[oai(default)] severity: Query<Vec<String>>,
         #[oai(default)] respondent: Query<Vec<String>>,
         #[oai(default)] organisation: Query<Vec<String>>,
+        /// A consultation's title: the consultation and its responses
+        #[oai(default)]
+        consultation: Query<Vec<String>>,
         /// Created on or after, like 2026-10-01
         #[oai(default)]
         from: Query<String>,
@@ -215,6 +218,7 @@ impl SearchApi {
             ("severity".to_owned(), severity.0),
             ("respondent".to_owned(), respondent.0),
             ("organisation".to_owned(), organisation.0),
+            ("consultation".to_owned(), consultation.0),
         ];
         let request = Params {
             q: &q.0,

@@ -39,6 +39,8 @@ pub struct SearchDoc {
     pub severity: Option<String>,
     pub organisation: Option<String>,
     pub respondent: Option<String>,
+    /// The consultation's title, for consultations and their responses.
+    pub consultation: Option<String>,
     pub created: DateTime<Utc>,
     pub support: u64,
     pub visible_to: Vec<String>,
@@ -71,6 +73,12 @@ impl SearchDoc {
                 doc.add_facet(f.facets, Facet::from_path([facet, value.as_str()]));
             }
         }
+        if let Some(consultation) = &self.consultation {
+            doc.add_facet(
+                f.facets,
+                Facet::from_path(["consultation", consultation.as_str()]),
+            );
+        }
         doc.add_date(
             f.created,
             TantivyDate::from_timestamp_micros(self.created.timestamp_micros()),
@@ -84,42 +92,43 @@ impl SearchDoc {
     }
 }
 
-fn respondent_of(user: Option<&users::Model>) -> Option<String> {
+pub(super) fn respondent_of(user: Option<&users::Model>) -> Option<String> {
     user.and_then(|u| u.respondent_type.as_deref())
         .and_then(RespondentType::parse)
         .map(|r| r.label().to_owned())
 }
 
-/// The item as it should be indexed now; None when it no longer exists.
-pub async fn load(
-    conn: &impl ConnectionTrait,
-    kind: &str,
-    id: Uuid,
-) -> Result<Option<SearchDoc>, DbErr> {
-    Ok(load_many(conn, kind, &[id]).await?.remove(&id))
-}
-
-/// Items of one kind as they should be indexed now, by id; an id missing
-/// from the result no longer exists (or is not indexed). A few queries per
-/// call, whatever the number of ids, so that a rebuild stays fast.
+/// Items of one kind as they should be indexed now, by id: most items are
+/// one document, a consultation is one per section. An id missing from the
+/// result no longer exists (or is not indexed). A few queries per call,
+/// whatever the number of ids, so that a rebuild stays fast.
 pub async fn load_many(
     conn: &impl ConnectionTrait,
     kind: &str,
     ids: &[Uuid],
-) -> Result<HashMap<Uuid, SearchDoc>, DbErr> {
+) -> Result<HashMap<Uuid, Vec<SearchDoc>>, DbErr> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
+    let one_each = |found: HashMap<Uuid, SearchDoc>| {
+        found.into_iter().map(|(id, doc)| (id, vec![doc])).collect()
+    };
     match kind {
-        "idea" => ideas_by_id(conn, ids).await,
-        "report" => reports_by_id(conn, ids).await,
-        "comment" => comments_by_id(conn, ids).await,
+        "idea" => Ok(one_each(ideas_by_id(conn, ids).await?)),
+        "report" => Ok(one_each(reports_by_id(conn, ids).await?)),
+        "comment" => Ok(one_each(comments_by_id(conn, ids).await?)),
+        super::consultations::CONSULTATION => {
+            super::consultations::consultations_by_id(conn, ids).await
+        }
+        super::consultations::RESPONSE => Ok(one_each(
+            super::consultations::responses_by_id(conn, ids).await?,
+        )),
         _ => Ok(HashMap::new()),
     }
 }
 
 /// Each id once, for an `IN` list.
-fn distinct(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
+pub(super) fn distinct(ids: impl Iterator<Item = Uuid>) -> Vec<Uuid> {
     let mut ids: Vec<Uuid> = ids.collect();
     ids.sort();
     ids.dedup();

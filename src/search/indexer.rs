@@ -73,14 +73,14 @@ pub async fn apply_batch(
             .or_default()
             .push(row.entity_id);
     }
-    let mut docs: Vec<(String, Uuid, Option<SearchDoc>)> = Vec::new();
+    let mut docs: Vec<(String, Uuid, Vec<SearchDoc>)> = Vec::new();
     for (kind, mut ids) in by_kind {
         ids.sort();
         ids.dedup();
         let mut found = documents::load_many(db, kind, &ids).await?;
         docs.extend(
             ids.into_iter()
-                .map(|id| (kind.to_owned(), id, found.remove(&id))),
+                .map(|id| (kind.to_owned(), id, found.remove(&id).unwrap_or_default())),
         );
     }
     write(index, docs, last)?;
@@ -96,7 +96,7 @@ pub async fn apply_batch(
 /// Replaces the documents and commits with `last` as the payload.
 pub fn write(
     index: &SearchIndex,
-    docs: Vec<(String, Uuid, Option<SearchDoc>)>,
+    docs: Vec<(String, Uuid, Vec<SearchDoc>)>,
     last: i64,
 ) -> Result<(), AppError> {
     stage(index, docs)?;
@@ -106,10 +106,7 @@ pub fn write(
 }
 
 /// Replaces the documents in the writer, to be made visible by `commit`.
-fn stage(
-    index: &SearchIndex,
-    docs: Vec<(String, Uuid, Option<SearchDoc>)>,
-) -> Result<(), AppError> {
+fn stage(index: &SearchIndex, docs: Vec<(String, Uuid, Vec<SearchDoc>)>) -> Result<(), AppError> {
     let fields = index.fields;
     let writer = index.writer.lock().map_err(|_| {
         AppError::internal(anyhow::anyhow!("the search index writer lock is poisoned"))
@@ -119,7 +116,7 @@ fn stage(
             fields.key,
             &documents::key(&kind, id),
         ));
-        if let Some(doc) = doc {
+        for doc in doc {
             writer
                 .add_document(doc.to_tantivy(&fields))
                 .map_err(AppError::internal)?;
@@ -198,8 +195,8 @@ async fn fill(db: &impl ConnectionTrait, index: &SearchIndex) -> Result<(), AppE
     Ok(())
 }
 
-/// Rebuilds the whole index from the database: every idea, report and
-/// comment, loaded a thousand at a time, reporting `(done, total)` as it
+/// Rebuilds the whole index from the database: every idea, report,
+/// comment, consultation and response, loaded a thousand at a time, reporting `(done, total)` as it
 /// goes. The change log position is taken first, so anything written
 /// meanwhile is applied again afterwards by the indexer. Commits along the
 /// way are marked partial, so that an interrupted rebuild is redone.
@@ -208,7 +205,7 @@ pub async fn rebuild(
     index: &SearchIndex,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<u64, AppError> {
-    use entity::{comments, ideas, reports};
+    use entity::{comments, consultation_responses, consultations, ideas, reports};
 
     // Start from a position the log can no longer fill in below: on
     // PostgreSQL a lower sequence number can commit late, and the indexer
@@ -221,7 +218,7 @@ pub async fn rebuild(
         .await?
         .map(|r| r.seq)
         .unwrap_or(0);
-    let kinds: [(&str, Vec<Uuid>); 3] = [
+    let kinds: [(&str, Vec<Uuid>); 5] = [
         (
             "idea",
             all_ids::<ideas::Entity>(db, ideas::Column::Id).await?,
@@ -233,6 +230,15 @@ pub async fn rebuild(
         (
             "comment",
             all_ids::<comments::Entity>(db, comments::Column::Id).await?,
+        ),
+        (
+            super::consultations::CONSULTATION,
+            all_ids::<consultations::Entity>(db, consultations::Column::Id).await?,
+        ),
+        (
+            super::consultations::RESPONSE,
+            all_ids::<consultation_responses::Entity>(db, consultation_responses::Column::Id)
+                .await?,
         ),
     ];
     let total: u64 = kinds.iter().map(|(_, ids)| ids.len() as u64).sum();
@@ -252,7 +258,13 @@ pub async fn rebuild(
             let mut found = documents::load_many(db, kind, chunk).await?;
             let docs = chunk
                 .iter()
-                .map(|id| ((*kind).to_owned(), *id, found.remove(id)))
+                .map(|id| {
+                    (
+                        (*kind).to_owned(),
+                        *id,
+                        found.remove(id).unwrap_or_default(),
+                    )
+                })
                 .collect();
             stage(index, docs)?;
             done += chunk.len() as u64;

@@ -2,6 +2,7 @@
 //! queried with the caller's visibility applied first.
 
 pub mod api;
+pub mod consultations;
 pub mod documents;
 pub mod indexer;
 pub mod pages;
@@ -86,6 +87,8 @@ pub fn kind_label(kind: &str) -> &'static str {
         "idea" => "Idea",
         "report" => "Report",
         "comment" => "Comment",
+        "consultation" => "Consultation",
+        "consultation_response" => "Consultation response",
         _ => "Item",
     }
 }

@@ -12,6 +12,7 @@ use super::{Params, cursor_for};
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::policy::{self, Permission};
+use crate::consultations::domain::Phase;
 use crate::error::AppError;
 use crate::ideas::domain::IdeaStatus;
 use crate::reports::domain::{Category, ReportStatus, Severity};
@@ -66,11 +67,15 @@ fn label(group: &str, value: &str) -> String {
             "idea" => Some("Ideas"),
             "report" => Some("Reports"),
             "comment" => Some("Comments"),
+            "consultation" => Some("Consultations"),
+            "consultation_response" => Some("Consultation responses"),
             _ => None,
         },
         "status" => IdeaStatus::parse(value)
             .map(IdeaStatus::label)
             .or_else(|| ReportStatus::parse(value).map(ReportStatus::label))
+            .or_else(|| Phase::parse(value).map(Phase::label))
+            .or((value == "published").then_some("Published"))
             .or((value == "hidden").then_some("Hidden")),
         "category" => Category::parse(value).map(Category::label),
         "severity" => Severity::parse(value).map(Severity::label),

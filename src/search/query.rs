@@ -26,6 +26,7 @@ pub const FACETS: &[(&str, &str)] = &[
     ("severity", "Severity"),
     ("respondent", "Respondent type"),
     ("organisation", "Organisation"),
+    ("consultation", "Consultation"),
 ];
 
 /// Statuses that mean "still being worked on", for `status:open`.

@@ -28,9 +28,20 @@ pub fn limit_for(path: &str, caller: &Caller) -> usize {
         && policy::require(caller, Permission::ManageOrganisations).is_ok()
     {
         MAX_IMPORT_BODY_BYTES
+    } else if is_response_import(path)
+        && policy::require(caller, Permission::ManageConsultations).is_ok()
+    {
+        crate::consultations::import::MAX_FILE_BYTES
     } else {
         MAX_BODY_BYTES
     }
+}
+
+/// `/api/v1/consultations/{slug}/responses/import`: responses collected elsewhere.
+fn is_response_import(path: &str) -> bool {
+    path.strip_prefix("/api/v1/consultations/")
+        .and_then(|rest| rest.strip_suffix("/responses/import"))
+        .is_some_and(|slug| !slug.is_empty() && !slug.contains('/'))
 }
 
 /// Buffers the body (refusing one over the limit, whatever Content-Length

@@ -69,7 +69,7 @@ pub fn refusal(
     use poem::http::StatusCode;
     match err {
         AppError::Validation(errors) => Ok((errors.into(), StatusCode::UNPROCESSABLE_ENTITY)),
-        AppError::Conflict(message) => {
+        AppError::Conflict(message) | AppError::Closed(message) => {
             let mut errors = Errors::default();
             errors.add(conflict_field, message);
             Ok((errors, StatusCode::CONFLICT))
@@ -104,6 +104,11 @@ impl Fields {
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
             .collect()
+    }
+
+    /// Every field in order, for forms with one field per item.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// Whether a checkbox called `name` was ticked.

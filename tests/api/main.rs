@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod api_errors;
 mod cli;
+mod consultations;
 mod email;
 mod health;
 mod helpers;

@@ -1,0 +1,1431 @@
+//! Consultations: drafts the board alone sees, who may respond, drafts and
+//! submission, section comments across versions, closing, the patient-data
+//! guard and idempotency, dispositions, the outcome (consent and redaction),
+//! campaigns, import, export and themes, through the API.
+
+use chrono::{Duration, SecondsFormat, Utc};
+use entity::{email_outbox, users};
+use hub::auth::domain::Role;
+use reqwest::Method;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const TITLE: &str = "Token standard";
+
+const DOCUMENT: &str = "# Scope\n\nThis standard covers API access to clinical systems.\n\n# Token lifetimes\n\nAccess tokens last five minutes.\n\n## Refresh tokens\n\nRefresh tokens last eight hours and rotate on use.";
+
+const DOCUMENT_V2: &str = "# Scope\n\nThis standard covers API access to clinical and administrative systems.\n\n# Token lifetimes\n\nAccess tokens last ten minutes.\n\n## Refresh tokens\n\nRefresh tokens last twelve hours and rotate on use.";
+
+/// A consultation made through the API, with its question ids.
+struct Consultation {
+    slug: String,
+    audience: Vec<&'static str>,
+    opens_at: String,
+    free_text: String,
+    single_choice: String,
+    agreement: String,
+    multi_choice: String,
+}
+
+/// An RFC 3339 time `offset` from now, in whole seconds (so that it reads
+/// back exactly on every database).
+fn at(offset: Duration) -> String {
+    (Utc::now() + offset).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn consultation_body(
+    slug: &str,
+    audience: &[&'static str],
+    opens_at: &str,
+    closes_at: &str,
+) -> Value {
+    json!({
+        "slug": slug,
+        "title": TITLE,
+        "summary": "How long API access tokens should last.",
+        "audience": audience,
+        "opens_at": opens_at,
+        "closes_at": closes_at,
+        "document": DOCUMENT
+    })
+}
+
+fn field_errors(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|e| e["field"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Checks the status and that the body is problem+json, and returns it.
+async fn problem(resp: reqwest::Response, status: u16) -> Value {
+    assert_eq!(resp.status(), status);
+    assert_eq!(
+        resp.headers()["content-type"].to_str().expect("ascii"),
+        "application/problem+json"
+    );
+    resp.json().await.expect("json")
+}
+
+/// Creates a draft (board) with four questions: free text (required),
+/// single choice, agreement scale and multiple choice.
+async fn create_draft(
+    app: &TestApp,
+    board: &str,
+    slug: &str,
+    audience: &[&'static str],
+) -> Consultation {
+    let opens_at = at(Duration::hours(-1));
+    let body = consultation_body(slug, audience, &opens_at, &at(Duration::days(1)));
+    let resp = app.api_post("/api/v1/consultations", board, &body).await;
+    assert_eq!(resp.status(), 201, "consultation created");
+    let mut ids = Vec::new();
+    for question in [
+        json!({ "kind": "free_text", "prompt": "What do you think of the token lifetimes?", "required": true }),
+        json!({ "kind": "single_choice", "prompt": "Do you support the standard?", "options": ["Yes", "No", "Not sure"] }),
+        json!({ "kind": "agreement_scale", "prompt": "Five minutes is long enough for an access token" }),
+        json!({ "kind": "multi_choice", "prompt": "Which of your products are affected?", "options": ["Web", "Mobile", "Desktop"] }),
+    ] {
+        let resp = app
+            .api_post(
+                &format!("/api/v1/consultations/{slug}/questions"),
+                board,
+                &question,
+            )
+            .await;
+        assert_eq!(resp.status(), 201, "{question}");
+        let created: Value = resp.json().await.expect("json");
+        ids.push(created["id"].as_str().expect("id").to_owned());
+    }
+    let [free_text, single_choice, agreement, multi_choice]: [String; 4] =
+        ids.try_into().expect("four questions");
+    Consultation {
+        slug: slug.to_owned(),
+        audience: audience.to_vec(),
+        opens_at,
+        free_text,
+        single_choice,
+        agreement,
+        multi_choice,
+    }
+}
+
+/// Creates and publishes a consultation that is open now and closes tomorrow.
+async fn open_consultation(
+    app: &TestApp,
+    board: &str,
+    slug: &str,
+    audience: &[&'static str],
+) -> Consultation {
+    let consultation = create_draft(app, board, slug, audience).await;
+    let resp = app
+        .api_post(
+            &format!("/api/v1/consultations/{slug}/publish"),
+            board,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "published");
+    let published: Value = resp.json().await.expect("json");
+    assert_eq!(published["phase"], "open");
+    consultation
+}
+
+/// Closes the consultation a minute ago, changing nothing else.
+async fn close(app: &TestApp, board: &str, c: &Consultation) {
+    let body = consultation_body(
+        &c.slug,
+        &c.audience,
+        &c.opens_at,
+        &at(Duration::minutes(-1)),
+    );
+    let resp = app
+        .api_send(
+            Method::PUT,
+            &format!("/api/v1/consultations/{}", c.slug),
+            board,
+            &[],
+            Some(&body),
+        )
+        .await;
+    let status = resp.status();
+    let updated: Value = resp.json().await.expect("json");
+    assert_eq!(status, 200, "closed: {updated}");
+    assert_eq!(updated["phase"], "closed");
+}
+
+/// A contributor with a respondent type and a name, and their API token.
+async fn respondent(app: &TestApp, address: &str, respondent_type: &str, name: &str) -> String {
+    let token = app.api_token_for(address, Role::Contributor).await;
+    users::Entity::update_many()
+        .col_expr(
+            users::Column::RespondentType,
+            Expr::value(respondent_type.to_owned()),
+        )
+        .col_expr(users::Column::DisplayName, Expr::value(name.to_owned()))
+        .filter(users::Column::Email.eq(address))
+        .exec(&app.db)
+        .await
+        .expect("set the respondent type");
+    token
+}
+
+/// Answers to every question, with `text` for the free-text one.
+fn answers(c: &Consultation, text: &str) -> Value {
+    let mut map = serde_json::Map::new();
+    map.insert(c.free_text.clone(), json!([text]));
+    map.insert(c.single_choice.clone(), json!(["Yes"]));
+    map.insert(c.agreement.clone(), json!(["4"]));
+    map.insert(c.multi_choice.clone(), json!(["Web", "Mobile"]));
+    Value::Object(map)
+}
+
+/// A complete response as an individual.
+fn complete(c: &Consultation, text: &str, consent: &str) -> Value {
+    json!({
+        "capacity": "individual",
+        "interests": "no",
+        "consent": consent,
+        "answers": answers(c, text)
+    })
+}
+
+fn response_path(c: &Consultation) -> String {
+    format!("/api/v1/consultations/{}/response", c.slug)
+}
+
+/// PUTs the caller's response and returns it (asserting success).
+async fn save(app: &TestApp, token: &str, c: &Consultation, body: &Value) -> Value {
+    let resp = app
+        .api_send(Method::PUT, &response_path(c), token, &[], Some(body))
+        .await;
+    let status = resp.status();
+    let saved: Value = resp.json().await.expect("json");
+    assert_eq!(status, 200, "saved: {saved}");
+    saved
+}
+
+async fn submit(
+    app: &TestApp,
+    token: &str,
+    c: &Consultation,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    app.api_send(
+        Method::POST,
+        &format!("{}/submit", response_path(c)),
+        token,
+        headers,
+        None,
+    )
+    .await
+}
+
+async fn comment_on(
+    app: &TestApp,
+    token: &str,
+    c: &Consultation,
+    anchor: &str,
+    text: &str,
+) -> reqwest::Response {
+    app.api_send(
+        Method::PUT,
+        &format!("{}/comments/{anchor}", response_path(c)),
+        token,
+        &[],
+        Some(&json!({ "comment": text })),
+    )
+    .await
+}
+
+/// Saves a complete response, optionally comments on the scope, submits it,
+/// and returns the submitted response.
+async fn respond(
+    app: &TestApp,
+    token: &str,
+    c: &Consultation,
+    text: &str,
+    consent: &str,
+    scope_comment: Option<&str>,
+) -> Value {
+    save(app, token, c, &complete(c, text, consent)).await;
+    if let Some(comment) = scope_comment {
+        let resp = comment_on(app, token, c, "scope", comment).await;
+        assert_eq!(resp.status(), 200, "commented");
+    }
+    let resp = submit(app, token, c, &[]).await;
+    let status = resp.status();
+    let submitted: Value = resp.json().await.expect("json");
+    assert_eq!(status, 200, "submitted: {submitted}");
+    assert_eq!(submitted["status"], "submitted");
+    submitted
+}
+
+/// Receipts queued for `address`.
+async fn receipts_queued(app: &TestApp, address: &str) -> u64 {
+    email_outbox::Entity::find()
+        .filter(email_outbox::Column::ToAddress.eq(address))
+        .filter(email_outbox::Column::Subject.starts_with("Your response to"))
+        .count(&app.db)
+        .await
+        .expect("count")
+}
+
+/// The board's export as CSV records (with the header first).
+async fn export_rows(app: &TestApp, board: &str, c: &Consultation) -> Vec<Vec<String>> {
+    let resp = app
+        .api_get(
+            &format!("/api/v1/consultations/{}/responses.csv", c.slug),
+            board,
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let content_type = resp.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(content_type.starts_with("text/csv"), "{content_type}");
+    let body = resp.text().await.expect("body");
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(body.as_bytes());
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| {
+            r.expect("a CSV record")
+                .iter()
+                .map(str::to_owned)
+                .collect::<Vec<String>>()
+        })
+        .collect();
+    rows
+}
+
+fn column(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
+}
+
+async fn import_csv(app: &TestApp, board: &str, c: &Consultation, file: &str) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!(
+            "/api/v1/consultations/{}/responses/import",
+            c.slug
+        )))
+        .bearer_auth(board)
+        .header("Content-Type", "text/csv")
+        .body(file.to_owned())
+        .send()
+        .await
+        .expect("POST import")
+}
+
+#[tokio::test]
+async fn drafts_are_seen_only_by_the_board_and_sections_have_stable_anchors() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let nurse = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    let c = create_draft(&app, &board, "token-standard", &["everyone"]).await;
+    let path = format!("/api/v1/consultations/{}", c.slug);
+
+    problem(app.api_get(&path, &nurse).await, 404).await;
+    assert_eq!(app.get(&path).await.status(), 404, "signed out");
+    assert_eq!(
+        app.api_get(&format!("{path}/versions/1"), &nurse)
+            .await
+            .status(),
+        404
+    );
+    let listed: Value = app.api_json("/api/v1/consultations", &nurse).await;
+    assert_eq!(listed, json!([]), "absent from a contributor's list");
+    let listed: Value = app
+        .get("/api/v1/consultations")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed, json!([]), "absent from the signed-out list");
+
+    let for_board: Value = app.api_json("/api/v1/consultations", &board).await;
+    assert_eq!(for_board.as_array().map(Vec::len), Some(1));
+    assert_eq!(for_board[0]["slug"], "token-standard");
+    assert_eq!(for_board[0]["phase"], "draft");
+    let draft: Value = app.api_json(&path, &board).await;
+    assert_eq!(draft["phase"], "draft");
+    assert_eq!(draft["title"], TITLE);
+    assert_eq!(draft["questions"].as_array().map(Vec::len), Some(4));
+    let sections: Vec<(&str, &str, u64)> = draft["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .map(|s| {
+            (
+                s["anchor"].as_str().unwrap_or(""),
+                s["title"].as_str().unwrap_or(""),
+                s["level"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sections,
+        [
+            ("scope", "Scope", 1),
+            ("token-lifetimes", "Token lifetimes", 1),
+            ("refresh-tokens", "Refresh tokens", 2)
+        ]
+    );
+    assert!(
+        draft["sections"][2]["body"]
+            .as_str()
+            .unwrap_or("")
+            .contains("rotate on use")
+    );
+
+    // Published, everyone sees it with the same anchors.
+    let resp = app
+        .api_post(&format!("{path}/publish"), &board, &json!({}))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let public: Value = app.api_json(&path, &nurse).await;
+    assert_eq!(public["phase"], "open");
+    assert_eq!(public["sections"][1]["anchor"], "token-lifetimes");
+    let listed: Value = app.api_json("/api/v1/consultations", &nurse).await;
+    assert_eq!(listed[0]["slug"], "token-standard");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_board_creates_consultations_and_bad_details_are_refused_per_field() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let nurse = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    let good = consultation_body(
+        "token-standard",
+        &["supplier", "expert"],
+        &at(Duration::hours(-1)),
+        &at(Duration::days(1)),
+    );
+
+    let refused = app.api_post("/api/v1/consultations", &nurse, &good).await;
+    let refused = problem(refused, 403).await;
+    assert_eq!(refused["type"], "/problems/forbidden");
+    let signed_out = app
+        .client
+        .post(app.url("/api/v1/consultations"))
+        .json(&good)
+        .send()
+        .await
+        .expect("POST");
+    let signed_out = problem(signed_out, 401).await;
+    assert_eq!(signed_out["type"], "/problems/unauthorized");
+    let listed: Value = app.api_json("/api/v1/consultations", &board).await;
+    assert_eq!(listed, json!([]), "nothing was created");
+
+    let mut bad = good.clone();
+    bad["slug"] = json!("Not a slug!");
+    bad["title"] = json!("   ");
+    bad["opens_at"] = json!(at(Duration::days(2)));
+    bad["closes_at"] = json!(at(Duration::days(1)));
+    let resp = app.api_post("/api/v1/consultations", &board, &bad).await;
+    let body = problem(resp, 422).await;
+    assert_eq!(body["type"], "/problems/validation");
+    assert_eq!(field_errors(&body), ["slug", "title", "closes_at"]);
+
+    let resp = app
+        .api_post("/api/v1/consultations", &board, &json!({}))
+        .await;
+    let body = problem(resp, 422).await;
+    assert_eq!(body["type"], "/problems/validation");
+    assert_eq!(
+        field_errors(&body),
+        [
+            "slug",
+            "title",
+            "summary",
+            "audience",
+            "document",
+            "opens_at",
+            "closes_at"
+        ]
+    );
+
+    let mut unknown_audience = good.clone();
+    unknown_audience["audience"] = json!(["martians"]);
+    let resp = app
+        .api_post("/api/v1/consultations", &board, &unknown_audience)
+        .await;
+    let body = problem(resp, 422).await;
+    assert_eq!(field_errors(&body), ["audience"]);
+
+    let created = app.api_post("/api/v1/consultations", &board, &good).await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(
+        created.headers()["location"].to_str().expect("ascii"),
+        "/api/v1/consultations/token-standard"
+    );
+    let created: Value = created.json().await.expect("json");
+    assert_eq!(created["phase"], "draft");
+    assert_eq!(created["audience"], json!(["supplier", "expert"]));
+    let again = app.api_post("/api/v1/consultations", &board, &good).await;
+    let body = problem(again, 422).await;
+    assert_eq!(field_errors(&body), ["slug"], "the slug is taken");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_audience_may_respond() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["supplier", "expert"]).await;
+    let supplier = respondent(&app, "supplier@example.com", "supplier", "Sam Supplier").await;
+    let nurse = respondent(&app, "nurse@example.nhs.uk", "nhs_staff", "Nell Nurse").await;
+    let unknown = app
+        .api_token_for("unknown@example.com", Role::Contributor)
+        .await;
+    let body = complete(&c, "Tokens should last a whole shift", "named");
+
+    let saved = save(&app, &supplier, &c, &body).await;
+    assert_eq!(saved["status"], "draft");
+    assert_eq!(saved["capacity"], "individual");
+
+    let refused = app
+        .api_send(Method::PUT, &response_path(&c), &nurse, &[], Some(&body))
+        .await;
+    let refused = problem(refused, 403).await;
+    assert_eq!(refused["type"], "/problems/forbidden");
+    problem(app.api_get(&response_path(&c), &nurse).await, 404).await;
+
+    let untyped = app
+        .api_send(Method::PUT, &response_path(&c), &unknown, &[], Some(&body))
+        .await;
+    let untyped = problem(untyped, 422).await;
+    assert_eq!(field_errors(&untyped), ["respondent_type"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_draft_is_saved_incomplete_and_submitted_once_complete_with_an_emailed_receipt() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["supplier", "expert"]).await;
+    let address = "supplier@example.com";
+    let supplier = respondent(&app, address, "supplier", "Sam Supplier").await;
+    problem(app.api_get(&response_path(&c), &supplier).await, 404).await;
+
+    let mut partial = serde_json::Map::new();
+    partial.insert(c.single_choice.clone(), json!(["Not sure"]));
+    let draft = save(&app, &supplier, &c, &json!({ "answers": partial })).await;
+    assert_eq!(draft["status"], "draft");
+    assert_eq!(draft["capacity"], "");
+    let read: Value = app.api_json(&response_path(&c), &supplier).await;
+    assert_eq!(read["id"], draft["id"]);
+    assert_eq!(read["status"], "draft");
+    assert_eq!(
+        read["answers"],
+        json!([{ "question_id": c.single_choice, "values": ["Not sure"] }])
+    );
+
+    let incomplete = submit(&app, &supplier, &c, &[]).await;
+    let incomplete = problem(incomplete, 422).await;
+    assert_eq!(incomplete["type"], "/problems/validation");
+    assert_eq!(
+        field_errors(&incomplete),
+        [
+            "capacity".to_owned(),
+            "consent".to_owned(),
+            format!("q-{}", c.free_text)
+        ]
+    );
+    let still: Value = app.api_json(&response_path(&c), &supplier).await;
+    assert_eq!(still["status"], "draft");
+    assert_eq!(receipts_queued(&app, address).await, 0);
+
+    save(
+        &app,
+        &supplier,
+        &c,
+        &complete(&c, "Tokens should last a whole shift", "named"),
+    )
+    .await;
+    let resp = submit(&app, &supplier, &c, &[]).await;
+    assert_eq!(resp.status(), 200);
+    let submitted: Value = resp.json().await.expect("json");
+    assert_eq!(submitted["id"], draft["id"]);
+    assert_eq!(submitted["status"], "submitted");
+    assert!(submitted["submitted_at"].is_string());
+    assert_eq!(submitted["consent"], "named");
+    assert_eq!(submitted["answers"].as_array().map(Vec::len), Some(4));
+
+    let email = app.wait_for_email(address, 1).await;
+    assert!(
+        email.contains(&format!("Your response to {TITLE}")),
+        "{email}"
+    );
+    assert!(
+        email.contains("Tokens should last a whole shift"),
+        "{email}"
+    );
+    assert!(
+        email.contains("Agree"),
+        "the agreement level in words: {email}"
+    );
+    assert!(email.contains("Web; Mobile"), "{email}");
+    let subject = email_outbox::Entity::find()
+        .filter(email_outbox::Column::ToAddress.eq(address))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("a receipt")
+        .subject;
+    assert_eq!(subject, format!("Your response to {TITLE}"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn section_comments_stay_with_the_version_and_section_they_were_made_on() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let reader = respondent(&app, "reader@example.nhs.uk", "nhs_staff", "Rae Reader").await;
+
+    let resp = comment_on(&app, &reader, &c, "scope", "Say which systems are clinical").await;
+    assert_eq!(resp.status(), 200);
+    let mine: Value = resp.json().await.expect("json");
+    assert_eq!(mine["status"], "draft", "commenting starts a draft");
+    assert_eq!(mine["comments"].as_array().map(Vec::len), Some(1));
+    assert_eq!(mine["comments"][0]["version"], 1);
+    assert_eq!(mine["comments"][0]["anchor"], "scope");
+    assert_eq!(mine["comments"][0]["section_title"], "Scope");
+    problem(
+        comment_on(&app, &reader, &c, "no-such-section", "Hello").await,
+        404,
+    )
+    .await;
+
+    let path = format!("/api/v1/consultations/{}", c.slug);
+    let resp = app
+        .api_post(
+            &format!("{path}/versions"),
+            &board,
+            &json!({ "document": DOCUMENT_V2, "change_summary": "Longer token lifetimes" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let v2: Value = resp.json().await.expect("json");
+    assert_eq!(v2["current_version"], 2);
+    assert_eq!(v2["document_version"], 2);
+    assert_eq!(v2["versions"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        v2["versions"][1]["change_summary"],
+        "Longer token lifetimes"
+    );
+    let anchors: Vec<&str> = v2["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .map(|s| s["anchor"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(anchors, ["scope", "token-lifetimes", "refresh-tokens"]);
+
+    let mine: Value = app.api_json(&response_path(&c), &reader).await;
+    assert_eq!(mine["comments"].as_array().map(Vec::len), Some(1));
+    assert_eq!(mine["comments"][0]["version"], 1);
+    assert_eq!(mine["comments"][0]["anchor"], "scope");
+    assert_eq!(
+        mine["comments"][0]["comment"],
+        "Say which systems are clinical"
+    );
+
+    let v1: Value = app.api_json(&format!("{path}/versions/1"), &reader).await;
+    assert_eq!(v1["document_version"], 1);
+    assert_eq!(v1["document"], DOCUMENT);
+    assert!(
+        v1["sections"][0]["body"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("clinical systems.")
+    );
+    let current: Value = app.api_json(&path, &reader).await;
+    assert_eq!(current["document"], DOCUMENT_V2);
+
+    // A new comment on the same section belongs to the current version.
+    let resp = comment_on(&app, &reader, &c, "scope", "Administrative systems too?").await;
+    assert_eq!(resp.status(), 200);
+    let mine: Value = resp.json().await.expect("json");
+    let versions: Vec<(i64, &str)> = mine["comments"]
+        .as_array()
+        .expect("comments")
+        .iter()
+        .map(|c| {
+            (
+                c["version"].as_i64().unwrap_or(0),
+                c["comment"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        [
+            (1, "Say which systems are clinical"),
+            (2, "Administrative systems too?")
+        ]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn late_submissions_are_refused_keeping_the_draft_and_submitted_responses_change_until_closing()
+ {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let late = respondent(&app, "late@example.nhs.uk", "nhs_staff", "Lee Late").await;
+    let early = respondent(&app, "early@example.com", "supplier", "Eve Early").await;
+
+    save(
+        &app,
+        &late,
+        &c,
+        &complete(&c, "I will send this later", "named"),
+    )
+    .await;
+    respond(&app, &early, &c, "First thoughts on tokens", "named", None).await;
+    let changed = save(
+        &app,
+        &early,
+        &c,
+        &complete(&c, "Second thoughts on tokens", "named"),
+    )
+    .await;
+    assert_eq!(
+        changed["status"], "submitted",
+        "a change keeps it submitted"
+    );
+    let mine: Value = app.api_json(&response_path(&c), &early).await;
+    assert_eq!(mine["status"], "submitted");
+    let free: Vec<&Value> = mine["answers"]
+        .as_array()
+        .expect("answers")
+        .iter()
+        .filter(|a| a["question_id"] == c.free_text.as_str())
+        .collect();
+    assert_eq!(free[0]["values"], json!(["Second thoughts on tokens"]));
+
+    close(&app, &board, &c).await;
+
+    let refused = submit(&app, &late, &c, &[]).await;
+    let refused = problem(refused, 409).await;
+    assert_eq!(refused["type"], "/problems/consultation-closed");
+    let kept: Value = app.api_json(&response_path(&c), &late).await;
+    assert_eq!(kept["status"], "draft");
+    assert!(kept["submitted_at"].is_null());
+    assert!(
+        kept["answers"]
+            .as_array()
+            .expect("answers")
+            .iter()
+            .any(|a| a["values"] == json!(["I will send this later"])),
+        "{kept}"
+    );
+    // The draft can still be saved, so nothing typed is lost.
+    let resaved = save(
+        &app,
+        &late,
+        &c,
+        &complete(&c, "Too late, but kept", "named"),
+    )
+    .await;
+    assert_eq!(resaved["status"], "draft");
+
+    let too_late = app
+        .api_send(
+            Method::PUT,
+            &response_path(&c),
+            &early,
+            &[],
+            Some(&complete(&c, "Third thoughts on tokens", "named")),
+        )
+        .await;
+    let too_late = problem(too_late, 409).await;
+    assert_eq!(too_late["type"], "/problems/consultation-closed");
+    let mine: Value = app.api_json(&response_path(&c), &early).await;
+    assert_eq!(mine["status"], "submitted");
+    assert!(
+        mine["answers"]
+            .as_array()
+            .expect("answers")
+            .iter()
+            .any(|a| a["values"] == json!(["Second thoughts on tokens"])),
+        "the submitted response is unchanged: {mine}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn nhs_numbers_are_refused_and_a_replayed_submission_sends_one_receipt() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let address = "supplier@example.com";
+    let supplier = respondent(&app, address, "supplier", "Sam Supplier").await;
+
+    let leaky = complete(&c, "Patient 943 476 5919 was signed out mid-round", "named");
+    let resp = app
+        .api_send(
+            Method::PUT,
+            &response_path(&c),
+            &supplier,
+            &[],
+            Some(&leaky),
+        )
+        .await;
+    let refused = problem(resp, 422).await;
+    assert_eq!(field_errors(&refused), [format!("q-{}", c.free_text)]);
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("NHS number")
+    );
+    problem(app.api_get(&response_path(&c), &supplier).await, 404).await;
+    let resp = comment_on(&app, &supplier, &c, "scope", "See 9434765919").await;
+    let refused = problem(resp, 422).await;
+    assert_eq!(field_errors(&refused), ["comment"]);
+
+    save(
+        &app,
+        &supplier,
+        &c,
+        &complete(&c, "Signed out mid-round", "named"),
+    )
+    .await;
+    let key = [("Idempotency-Key", "submit-token-standard-1")];
+    let first = submit(&app, &supplier, &c, &key).await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.expect("json");
+    assert_eq!(first["status"], "submitted");
+    app.wait_for_email(address, 1).await;
+
+    let replay = submit(&app, &supplier, &c, &key).await;
+    assert_eq!(replay.status(), 200);
+    let replay: Value = replay.json().await.expect("json");
+    assert_eq!(replay["id"], first["id"]);
+    assert_eq!(replay["status"], "submitted");
+    assert_eq!(
+        replay["version"], first["version"],
+        "nothing was saved again"
+    );
+    assert_eq!(receipts_queued(&app, address).await, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(app.emails_to(address).len(), 1, "one receipt");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_board_records_dispositions_with_known_codes_and_a_rationale() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let nurse = respondent(&app, "nurse@example.nhs.uk", "nhs_staff", "Nell Nurse").await;
+    let mine = respond(
+        &app,
+        &nurse,
+        &c,
+        "Tokens expire during ward rounds",
+        "named",
+        Some("Include ward tablets in scope"),
+    )
+    .await;
+    let comment_id = mine["comments"][0]["id"].as_str().expect("comment id");
+    let path = format!(
+        "/api/v1/consultations/{}/comments/{comment_id}/disposition",
+        c.slug
+    );
+
+    let unknown = app
+        .api_send(
+            Method::PUT,
+            &path,
+            &board,
+            &[],
+            Some(&json!({ "disposition": "maybe_later", "rationale": "We will see" })),
+        )
+        .await;
+    let unknown = problem(unknown, 422).await;
+    assert_eq!(field_errors(&unknown), ["disposition"]);
+    let no_reason = app
+        .api_send(
+            Method::PUT,
+            &path,
+            &board,
+            &[],
+            Some(&json!({ "disposition": "accepted" })),
+        )
+        .await;
+    let no_reason = problem(no_reason, 422).await;
+    assert_eq!(field_errors(&no_reason), ["rationale"]);
+
+    let decision = json!({
+        "disposition": "accepted_with_modification",
+        "rationale": "Shared ward devices are now in scope"
+    });
+    let refused = app
+        .api_send(Method::PUT, &path, &nurse, &[], Some(&decision))
+        .await;
+    problem(refused, 403).await;
+
+    let resp = app
+        .api_send(Method::PUT, &path, &board, &[], Some(&decision))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let saved: Value = resp.json().await.expect("json");
+    assert_eq!(saved["id"], comment_id);
+    assert_eq!(saved["disposition"], "accepted_with_modification");
+    assert_eq!(saved["rationale"], "Shared ward devices are now in scope");
+
+    let listed: Value = app
+        .api_json(
+            &format!("/api/v1/consultations/{}/responses", c.slug),
+            &board,
+        )
+        .await;
+    let comment = &listed["items"][0]["comments"][0];
+    assert_eq!(comment["id"], comment_id);
+    assert_eq!(comment["disposition"], "accepted_with_modification");
+    assert_eq!(comment["rationale"], "Shared ward devices are now in scope");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_outcome_is_published_after_closing_with_every_comment_decided_respecting_consent_and_redaction()
+ {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let reader = app
+        .api_token_for("reader@example.nhs.uk", Role::Contributor)
+        .await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let named_address = "named@example.nhs.uk";
+    let anonymous_address = "anonymous@example.com";
+    let private_address = "private@example.com";
+    let named = respondent(&app, named_address, "nhs_staff", "Nina Named").await;
+    let anonymous = respondent(&app, anonymous_address, "supplier", "Alex Anon").await;
+    let private = respondent(&app, private_address, "expert", "Pat Private").await;
+    respond(
+        &app,
+        &named,
+        &c,
+        "Named view on tokens",
+        "named",
+        Some("Named comment on the scope"),
+    )
+    .await;
+    let anon_response = respond(
+        &app,
+        &anonymous,
+        &c,
+        "Anonymous view on tokens",
+        "anonymous",
+        Some("Dr Jane Smith at our trust says the scope is too narrow"),
+    )
+    .await;
+    respond(
+        &app,
+        &private,
+        &c,
+        "Private view on tokens",
+        "private",
+        Some("Private concern about the scope wording"),
+    )
+    .await;
+    for address in [named_address, anonymous_address, private_address] {
+        app.wait_for_email(address, 1).await;
+    }
+
+    let outcome_path = format!("/api/v1/consultations/{}/outcome", c.slug);
+    let summary = json!({ "summary": "We widened the scope to shared devices." });
+    problem(app.api_get(&outcome_path, &reader).await, 404).await;
+    let early = app.api_post(&outcome_path, &board, &summary).await;
+    let early = problem(early, 409).await;
+    assert_eq!(early["type"], "/problems/conflict");
+
+    close(&app, &board, &c).await;
+    problem(app.api_get(&outcome_path, &reader).await, 404).await;
+    let preview: Value = app.api_json(&outcome_path, &board).await;
+    assert_eq!(preview["published"], false);
+
+    let undecided = app.api_post(&outcome_path, &board, &summary).await;
+    let undecided = problem(undecided, 422).await;
+    assert_eq!(field_errors(&undecided), ["outcome_summary"]);
+    let message = undecided["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(message.contains("3 section comments"), "{message}");
+
+    // Redact the third party's name from the anonymous comment.
+    let anon_id = anon_response["id"].as_str().expect("id");
+    let anon_comment = anon_response["comments"][0]["id"]
+        .as_str()
+        .expect("comment id");
+    let redacted_text = "[name removed] at our trust says the scope is too narrow";
+    let mut redacted = serde_json::Map::new();
+    redacted.insert(anon_comment.to_owned(), json!(redacted_text));
+    let resp = app
+        .api_send(
+            Method::PUT,
+            &format!(
+                "/api/v1/consultations/{}/responses/{anon_id}/redaction",
+                c.slug
+            ),
+            &board,
+            &[],
+            Some(&json!({ "reason": "Names a third party", "comments": redacted })),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+
+    let listed: Value = app
+        .api_json(
+            &format!("/api/v1/consultations/{}/responses", c.slug),
+            &board,
+        )
+        .await;
+    let mut decided = 0;
+    for item in listed["items"].as_array().expect("items") {
+        for comment in item["comments"].as_array().expect("comments") {
+            let id = comment["id"].as_str().expect("id");
+            let resp = app
+                .api_send(
+                    Method::PUT,
+                    &format!("/api/v1/consultations/{}/comments/{id}/disposition", c.slug),
+                    &board,
+                    &[],
+                    Some(&json!({ "disposition": "accepted", "rationale": "Scope widened" })),
+                )
+                .await;
+            assert_eq!(resp.status(), 200);
+            decided += 1;
+        }
+    }
+    assert_eq!(decided, 3);
+
+    let published = app.api_post(&outcome_path, &board, &summary).await;
+    assert_eq!(published.status(), 200);
+    let published: Value = published.json().await.expect("json");
+    assert_eq!(published["published"], true);
+    for address in [named_address, anonymous_address, private_address] {
+        app.wait_for_email(address, 2).await;
+        assert!(
+            app.emails_to(address)
+                .iter()
+                .any(|e| e.contains("You said, we did")),
+            "{address} is told"
+        );
+        let subjects: Vec<String> = email_outbox::Entity::find()
+            .filter(email_outbox::Column::ToAddress.eq(address))
+            .all(&app.db)
+            .await
+            .expect("query")
+            .into_iter()
+            .map(|e| e.subject)
+            .collect();
+        assert!(
+            subjects.contains(&format!("You said, we did: the outcome of {TITLE}")),
+            "{subjects:?}"
+        );
+    }
+
+    let outcome: Value = app.api_json(&outcome_path, &reader).await;
+    assert_eq!(outcome["published"], true);
+    assert_eq!(
+        outcome["summary"],
+        "We widened the scope to shared devices."
+    );
+    assert_eq!(outcome["total_responses"], 3);
+    assert_eq!(outcome["published_responses"], 2);
+    let text = outcome.to_string();
+    assert!(
+        !text.contains("Private concern"),
+        "private stays private: {text}"
+    );
+    assert!(!text.contains("Pat Private"));
+    assert!(!text.contains("Alex Anon"), "anonymous has no name: {text}");
+    assert!(
+        !text.contains("Jane Smith"),
+        "the redaction applies: {text}"
+    );
+    assert_eq!(outcome["sections"].as_array().map(Vec::len), Some(1));
+    let section = &outcome["sections"][0];
+    assert_eq!(section["anchor"], "scope");
+    assert_eq!(section["comments_received"], 3);
+    let said: Vec<(&str, &str, &str)> = section["comments"]
+        .as_array()
+        .expect("comments")
+        .iter()
+        .map(|c| {
+            (
+                c["respondent"].as_str().unwrap_or(""),
+                c["said"].as_str().unwrap_or(""),
+                c["disposition"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(said.contains(&("Nina Named", "Named comment on the scope", "accepted")));
+    assert!(said.contains(&("Anonymous respondent", redacted_text, "accepted")));
+
+    // The board's export keeps the original.
+    let listed: Value = app
+        .api_json(
+            &format!("/api/v1/consultations/{}/responses", c.slug),
+            &board,
+        )
+        .await;
+    let original = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["id"] == anon_id)
+        .expect("the anonymous response");
+    assert_eq!(
+        original["comments"][0]["comment"],
+        "Dr Jane Smith at our trust says the scope is too narrow"
+    );
+    assert_eq!(original["comments"][0]["published_comment"], redacted_text);
+    assert_eq!(original["redaction_reason"], "Names a third party");
+
+    let md = app.api_get(&format!("{outcome_path}.md"), &reader).await;
+    assert_eq!(md.status(), 200);
+    let md = md.text().await.expect("body");
+    assert!(md.contains("## Scope (version 1)"), "{md}");
+    assert!(
+        md.contains("Nina Named") && !md.contains("Jane Smith") && !md.contains("Private concern")
+    );
+    let table = app.api_get(&format!("{outcome_path}.csv"), &reader).await;
+    assert_eq!(table.status(), 200);
+    let table = table.text().await.expect("body");
+    assert!(table.starts_with("section,version,respondent"), "{table}");
+    assert!(table.contains("Scope,1,Nina Named"), "{table}");
+    assert!(!table.contains("Jane Smith") && !table.contains("Private concern"));
+
+    let again = app.api_post(&outcome_path, &board, &summary).await;
+    problem(again, 409).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn near_identical_responses_are_grouped_as_one_campaign() {
+    const LETTER: &str = "As a supplier of electronic patient records we believe the proposed token lifetime of five minutes is far too short for clinical workflows and will cause staff to be signed out during ward rounds";
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let texts = [
+        LETTER.to_owned(),
+        format!("{LETTER}."),
+        LETTER.to_uppercase(),
+        LETTER.replace("we believe", "we believe,").replace("far too short", "far too short!"),
+        format!("{}!!", LETTER.to_lowercase()),
+        "Our trust supports the proposal in full and would like to see it adopted quickly across every region with funding for smaller organisations".to_owned(),
+        "Refresh tokens should be bound to the device that asked for them and the standard should say how rotation works when a ward tablet is shared".to_owned(),
+    ];
+    let mut ids = Vec::new();
+    for (n, text) in texts.iter().enumerate() {
+        let token = respondent(
+            &app,
+            &format!("person{n}@example.com"),
+            "supplier",
+            &format!("Person {n}"),
+        )
+        .await;
+        let submitted = respond(&app, &token, &c, text, "named", None).await;
+        ids.push(submitted["id"].as_str().expect("id").to_owned());
+    }
+
+    let path = format!("/api/v1/consultations/{}/responses", c.slug);
+    let all: Value = app.api_json(&path, &board).await;
+    assert_eq!(all["total"], 7);
+    assert_eq!(
+        all["campaigns"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        all["campaigns"]
+    );
+    let campaign = &all["campaigns"][0];
+    assert_eq!(campaign["count"], 5);
+    assert_eq!(campaign["number"], 1);
+    assert!(ids[..5].iter().any(|id| campaign["example"] == id.as_str()));
+
+    let grouped: Value = app.api_json(&format!("{path}?campaign=1"), &board).await;
+    assert_eq!(grouped["total"], 5);
+    let mut found: Vec<String> = grouped["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["id"].as_str().unwrap_or("").to_owned())
+        .collect();
+    found.sort();
+    let mut expected = ids[..5].to_vec();
+    expected.sort();
+    assert_eq!(found, expected);
+    assert!(
+        grouped["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["campaign"] == 1)
+    );
+    let others: Vec<&Value> = all["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["id"] == ids[5].as_str() || i["id"] == ids[6].as_str())
+        .collect();
+    assert_eq!(others.len(), 2);
+    assert!(others.iter().all(|i| i["campaign"].is_null()));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_import_takes_good_rows_reports_bad_ones_and_imports_nothing_twice() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["supplier", "expert"]).await;
+    let file = "respondent_name,respondent_email,respondent_type,consent,q1,section:scope\n\
+Ada Supplier,ada@example.com,supplier,named,Tokens should last a whole shift,\n\
+Bob Martian,bob@example.com,martian,named,We have views,\n\
+Cy Expert,cy@example.com,expert,anonymous,Rotation needs a grace period,The scope should include devices\n\
+Di Missing,di@example.com,supplier,,No consent given here,\n";
+
+    let resp = import_csv(&app, &board, &c, file).await;
+    assert_eq!(resp.status(), 200);
+    let report: Value = resp.json().await.expect("json");
+    assert_eq!(report["rows"], 4);
+    assert_eq!(report["imported"], 2);
+    let rejected = report["rejected"].as_array().expect("rejected");
+    let lines: Vec<u64> = rejected
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(lines, [3, 5]);
+    let reasons = |i: usize| -> Vec<String> {
+        rejected[i]["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .map(|r| r.as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert!(
+        reasons(0).iter().any(|r| r.contains("respondent_type")),
+        "{:?}",
+        reasons(0)
+    );
+    assert!(
+        reasons(1).iter().any(|r| r.contains("may be published")),
+        "{:?}",
+        reasons(1)
+    );
+
+    let path = format!("/api/v1/consultations/{}/responses", c.slug);
+    let listed: Value = app.api_json(&path, &board).await;
+    assert_eq!(listed["total"], 2);
+    let mut names: Vec<&str> = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["respondent"].as_str().unwrap_or(""))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Ada Supplier", "Cy Expert"]);
+    assert!(
+        listed["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["source"] == "import")
+    );
+    let cy = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["respondent"] == "Cy Expert")
+        .expect("Cy");
+    assert_eq!(cy["consent"], "anonymous");
+    assert_eq!(cy["comments"][0]["anchor"], "scope");
+    assert_eq!(
+        cy["comments"][0]["comment"],
+        "The scope should include devices"
+    );
+
+    let resp = import_csv(&app, &board, &c, file).await;
+    assert_eq!(resp.status(), 200);
+    let again: Value = resp.json().await.expect("json");
+    assert_eq!(again["rows"], 4);
+    assert_eq!(again["imported"], 0);
+    assert!(
+        again["rejected"][0]["reasons"][0]
+            .as_str()
+            .unwrap_or("")
+            .contains("already imported"),
+        "{again}"
+    );
+    let listed: Value = app.api_json(&path, &board).await;
+    assert_eq!(listed["total"], 2, "nothing imported twice");
+
+    let unknown_column = "respondent_name,respondent_type,consent,q1,favourite_colour\n\
+Ed New,supplier,named,A fine answer,blue\n";
+    let resp = import_csv(&app, &board, &c, unknown_column).await;
+    let refused = problem(resp, 422).await;
+    assert_eq!(field_errors(&refused), ["file"]);
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("favourite_colour")
+    );
+    let listed: Value = app.api_json(&path, &board).await;
+    assert_eq!(listed["total"], 2, "the whole file was refused");
+
+    let nurse = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    let resp = import_csv(&app, &nurse, &c, file).await;
+    assert_eq!(resp.status(), 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_board_exports_one_csv_row_per_answer_or_comment_with_formulas_defused() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let supplier = respondent(&app, "supplier@example.com", "supplier", "Sam Supplier").await;
+    let submitted = respond(
+        &app,
+        &supplier,
+        &c,
+        "=SUM(A1:A2)",
+        "named",
+        Some("Scope is clear"),
+    )
+    .await;
+
+    let refused = app
+        .api_get(
+            &format!("/api/v1/consultations/{}/responses.csv", c.slug),
+            &supplier,
+        )
+        .await;
+    problem(refused, 403).await;
+
+    let rows = export_rows(&app, &board, &c).await;
+    let header = &rows[0];
+    assert_eq!(header[0], "response_id");
+    let data = &rows[1..];
+    assert_eq!(data.len(), 5, "four answers and one comment: {rows:?}");
+    let (id, item, question, text) = (
+        column(header, "response_id"),
+        column(header, "item"),
+        column(header, "question_or_section"),
+        column(header, "text"),
+    );
+    assert!(
+        data.iter()
+            .all(|r| r[id] == submitted["id"].as_str().unwrap_or(""))
+    );
+    let items: Vec<&str> = data.iter().map(|r| r[item].as_str()).collect();
+    assert_eq!(items, ["answer", "answer", "answer", "answer", "comment"]);
+    let first = data
+        .iter()
+        .find(|r| r[question].starts_with("Q1:"))
+        .expect("the free-text answer");
+    assert_eq!(first[text], "'=SUM(A1:A2)");
+    let scale = data
+        .iter()
+        .find(|r| r[question].starts_with("Q3:"))
+        .expect("the agreement answer");
+    assert_eq!(scale[text], "Agree");
+    let multi = data
+        .iter()
+        .find(|r| r[question].starts_with("Q4:"))
+        .expect("the multiple-choice answer");
+    assert_eq!(multi[text], "Web; Mobile");
+    let comment = &data[4];
+    assert_eq!(comment[question], "Scope");
+    assert_eq!(comment[column(header, "version")], "1");
+    assert_eq!(comment[text], "Scope is clear");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_board_tags_responses_with_known_themes_and_the_export_lists_them() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let supplier = respondent(&app, "supplier@example.com", "supplier", "Sam Supplier").await;
+    let submitted = respond(&app, &supplier, &c, "Tokens and security", "named", None).await;
+    let id = submitted["id"].as_str().expect("id");
+    let path = format!("/api/v1/consultations/{}/responses/{id}/themes", c.slug);
+
+    let unknown = app
+        .api_send(
+            Method::PUT,
+            &path,
+            &board,
+            &[],
+            Some(&json!({ "themes": ["no-such-theme"] })),
+        )
+        .await;
+    let unknown = problem(unknown, 422).await;
+    assert_eq!(field_errors(&unknown), ["themes"]);
+    let refused = app
+        .api_send(
+            Method::PUT,
+            &path,
+            &supplier,
+            &[],
+            Some(&json!({ "themes": ["cyber-security"] })),
+        )
+        .await;
+    problem(refused, 403).await;
+
+    let resp = app
+        .api_send(
+            Method::PUT,
+            &path,
+            &board,
+            &[],
+            Some(&json!({ "themes": ["cyber-security"] })),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let saved: Value = resp.json().await.expect("json");
+    assert_eq!(saved["themes"], json!(["cyber-security"]));
+
+    let listed: Value = app
+        .api_json(
+            &format!("/api/v1/consultations/{}/responses", c.slug),
+            &board,
+        )
+        .await;
+    assert_eq!(listed["items"][0]["themes"], json!(["Cyber security"]));
+    let rows = export_rows(&app, &board, &c).await;
+    let themes = column(&rows[0], "response_themes");
+    assert!(rows.len() > 1);
+    assert!(
+        rows[1..].iter().all(|r| r[themes] == "Cyber security"),
+        "{rows:?}"
+    );
+    app.stop().await;
+}
