@@ -53,6 +53,11 @@ pub enum Command {
         #[command(subcommand)]
         command: OrganisationsCommand,
     },
+    /// Work with consultations
+    Consultations {
+        #[command(subcommand)]
+        command: ConsultationsCommand,
+    },
     /// Rebuild the search index from the database, with progress. A running service keeps
     /// answering from the old index and switches to the new one when it is ready
     Reindex,
@@ -69,6 +74,19 @@ pub enum OrganisationsCommand {
         /// What the file lists: trust, icb, gp, acute, mental_health, community, ambulance, supplier or other
         #[arg(long, default_value = import::DEFAULT_KIND, value_parser = kind_arg)]
         kind: &'static str,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsultationsCommand {
+    /// Import responses collected elsewhere from a CSV file, with progress. Good rows are
+    /// imported; bad rows change nothing and are listed with their reasons. The columns are
+    /// described in the README
+    ImportResponses {
+        /// The consultation's short name (as in /consultations/SHORT-NAME)
+        #[arg(long)]
+        consultation: String,
+        file: PathBuf,
     },
 }
 
@@ -181,6 +199,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let conn = migrated(&settings).await?;
             import_organisations(&conn, &file, kind).await
         }
+        Command::Consultations {
+            command: ConsultationsCommand::ImportResponses { consultation, file },
+        } => {
+            let conn = migrated(&settings).await?;
+            import_responses(&conn, &consultation, &file).await
+        }
         Command::Reindex => {
             let conn = migrated(&settings).await?;
             let dir = settings.data_dir.join("search");
@@ -276,6 +300,66 @@ async fn import_organisations(
         Some(error) => anyhow::bail!("{error}"),
         None => Ok(()),
     }
+}
+
+/// Imports consultation responses with a progress bar on stderr, then
+/// prints the counts and every rejected row with its reasons.
+async fn import_responses(
+    conn: &sea_orm::DatabaseConnection,
+    slug: &str,
+    file: &Path,
+) -> anyhow::Result<()> {
+    use crate::consultations::{authoring, import as responses};
+    let shown = file.display();
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {shown}"))?
+        .len();
+    if usize::try_from(size).map_or(true, |size| size > responses::MAX_FILE_BYTES) {
+        anyhow::bail!("{shown} is larger than {} bytes", responses::MAX_FILE_BYTES);
+    }
+    let text = tokio::fs::read_to_string(file)
+        .await
+        .with_context(|| format!("cannot read {shown} as UTF-8 text"))?;
+    let found = authoring::find_by_slug(conn, slug)
+        .await
+        .map_err(|_| anyhow::anyhow!("there is no consultation with the short name {slug}"))?;
+    let view = authoring::view(conn, found, None).await?;
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {human_pos}/{human_len} responses, {eta} left",
+    ) {
+        bar.set_style(style);
+    }
+    let report = responses::import(conn, None, &view, &text, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .await
+    .map_err(|err| match err {
+        crate::error::AppError::Validation(problems) => anyhow::anyhow!(
+            "{shown}: {}",
+            problems
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!("{other}"),
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "{shown}: {} rows, {} imported, {} rejected.",
+        report.rows,
+        report.imported,
+        report.rejected.len()
+    );
+    if !report.rejected.is_empty() {
+        println!("Rejected rows (nothing from them was imported):");
+        for row in &report.rejected {
+            println!("  line {}: {}", row.line, row.reasons.join("; "));
+        }
+    }
+    Ok(())
 }
 
 async fn migrated(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnection> {

@@ -282,9 +282,10 @@ fn check_row<'r>(
 
 /// Reads and checks the whole file, then imports the good rows in batches,
 /// calling `progress(done, total)` after each.
+/// `actor` is the board member importing (None from the command line).
 pub async fn import(
     db: &DatabaseConnection,
-    actor: &users::Model,
+    actor: Option<&users::Model>,
     view: &ConsultationView,
     csv_text: &str,
     mut progress: impl FnMut(u64, u64),
@@ -398,7 +399,7 @@ pub async fn import(
         audit::record(
             &txn,
             AuditEvent {
-                actor: Some(actor.id),
+                actor: actor.map(|a| a.id),
                 action: "consultation.responses_imported",
                 subject_type: super::authoring::SUBJECT,
                 subject_id: Some(view.consultation.id),

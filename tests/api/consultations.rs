@@ -1429,3 +1429,232 @@ async fn the_board_tags_responses_with_known_themes_and_the_export_lists_them() 
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_command_line_imports_responses_and_lists_rejected_rows_with_reasons() {
+    let dir = crate::helpers::temp_dir();
+    let url = crate::helpers::fresh_database_url(&dir).await;
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        database_url: Some(url.clone()),
+        data_dir: Some(dir.clone()),
+        ..crate::helpers::Options::default()
+    })
+    .await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let file = dir.join("responses.csv");
+    std::fs::write(
+        &file,
+        "respondent_name,respondent_type,consent,q1\n\
+Ed Expert,expert,named,Tokens should survive a ward round\n\
+No Consent,nhs_staff,,Something\n",
+    )
+    .expect("write csv");
+    let args = [
+        "consultations",
+        "import-responses",
+        "--consultation",
+        c.slug.as_str(),
+        file.to_str().expect("utf-8 path"),
+    ];
+    let out = crate::cli::hub(&dir, &url, &args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("2 rows, 1 imported, 1 rejected"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("line 3:"), "{stdout}");
+
+    let path = format!("/api/v1/consultations/{}/responses", c.slug);
+    let listed: Value = app.api_json(&path, &board).await;
+    assert_eq!(listed["total"], 1);
+    assert_eq!(listed["items"][0]["respondent"], "Ed Expert");
+
+    let again = crate::cli::hub(&dir, &url, &args);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 imported"));
+    let unknown = crate::cli::hub(
+        &dir,
+        &url,
+        &[
+            "consultations",
+            "import-responses",
+            "--consultation",
+            "no-such-thing",
+            file.to_str().expect("utf-8 path"),
+        ],
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("no consultation with the short name no-such-thing")
+    );
+    app.stop().await;
+}
+
+/// The kinds and ids a search finds, for visibility checks.
+async fn found(app: &TestApp, token: Option<&str>, words: &str) -> Vec<String> {
+    let result = crate::search::search(app, token, &format!("q={words}")).await;
+    crate::search::ids_in(&result, "hits")
+}
+
+#[tokio::test]
+async fn search_finds_drafts_and_unpublished_responses_for_the_board_alone_and_respects_consent_after_the_outcome()
+ {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = create_draft(&app, &board, "token-standard", &["everyone"]).await;
+    let outsider = respondent(
+        &app,
+        "outsider@example.nhs.uk",
+        "nhs_staff",
+        "Olive Outsider",
+    )
+    .await;
+    app.indexed().await;
+    let consultation_id = {
+        let got: Value = app
+            .api_json(&format!("/api/v1/consultations/{}", c.slug), &board)
+            .await;
+        got["id"].as_str().expect("id").to_owned()
+    };
+    // "rotate" is only in the draft's document.
+    assert!(
+        found(&app, Some(&board), "rotate")
+            .await
+            .contains(&consultation_id)
+    );
+    assert!(found(&app, None, "rotate").await.is_empty());
+    assert!(found(&app, Some(&outsider), "rotate").await.is_empty());
+
+    let resp = app
+        .api_post(
+            &format!("/api/v1/consultations/{}/publish", c.slug),
+            &board,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    app.indexed().await;
+    let public = crate::search::search(&app, None, "q=rotate").await;
+    assert_eq!(
+        public["hits"][0]["link"],
+        format!("/consultations/{}#refresh-tokens", c.slug)
+    );
+
+    let named = respondent(&app, "named@example.com", "supplier", "Nina Named").await;
+    let private = respondent(&app, "private@example.com", "expert", "Pat Private").await;
+    let redacted = respondent(&app, "redacted@example.com", "expert", "Rae Redacted").await;
+    let named_id = respond(
+        &app,
+        &named,
+        &c,
+        "Tokens need quokkaward handling",
+        "named",
+        None,
+    )
+    .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let private_id = respond(
+        &app,
+        &private,
+        &c,
+        "Tokens need wombatish handling",
+        "private",
+        None,
+    )
+    .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let redacted_id = respond(
+        &app,
+        &redacted,
+        &c,
+        "Ask Jane Smithsonite about tokens",
+        "anonymous",
+        None,
+    )
+    .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    app.indexed().await;
+    assert_eq!(
+        found(&app, Some(&board), "quokkaward").await,
+        [named_id.clone()]
+    );
+    assert_eq!(
+        found(&app, Some(&named), "quokkaward").await,
+        [named_id.clone()]
+    );
+    assert!(
+        found(&app, None, "quokkaward").await.is_empty(),
+        "not public before the outcome"
+    );
+    assert!(found(&app, Some(&outsider), "wombatish").await.is_empty());
+
+    let mut redaction = serde_json::Map::new();
+    redaction.insert(
+        c.free_text.clone(),
+        json!("Ask [name removed] about tokens"),
+    );
+    let resp = app
+        .api_send(
+            Method::PUT,
+            &format!(
+                "/api/v1/consultations/{}/responses/{redacted_id}/redaction",
+                c.slug
+            ),
+            &board,
+            &[],
+            Some(&json!({ "reason": "Names a member of staff", "answers": redaction })),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    close(&app, &board, &c).await;
+    let resp = app
+        .api_post(
+            &format!("/api/v1/consultations/{}/outcome", c.slug),
+            &board,
+            &json!({ "summary": "Adopted with changes." }),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    app.indexed().await;
+
+    assert_eq!(found(&app, None, "quokkaward").await, [named_id.clone()]);
+    assert!(
+        found(&app, None, "wombatish").await.is_empty(),
+        "private stays private"
+    );
+    assert!(found(&app, Some(&outsider), "wombatish").await.is_empty());
+    assert_eq!(found(&app, Some(&board), "wombatish").await, [private_id]);
+    assert!(
+        found(&app, None, "smithsonite").await.is_empty(),
+        "the redacted words are gone"
+    );
+    assert!(found(&app, Some(&board), "smithsonite").await.is_empty());
+    let removed = crate::search::search(&app, None, "q=removed").await;
+    assert!(crate::search::ids_in(&removed, "hits").contains(&redacted_id));
+    // Anonymous respondents' organisations and names are not in facets.
+    let everything = crate::search::search(&app, None, "q=tokens").await;
+    let text = everything.to_string();
+    assert!(
+        !text.contains("Rae Redacted") && !text.contains("Pat Private"),
+        "{text}"
+    );
+    let consultation_facet = everything["facets"]
+        .as_array()
+        .expect("facets")
+        .iter()
+        .find(|g| g["name"] == "consultation")
+        .expect("a consultation facet");
+    assert_eq!(consultation_facet["values"][0]["value"], TITLE);
+}

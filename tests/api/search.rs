@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with, temp_dir};
 use crate::ideas::{create_idea, idea_body};
 
-async fn search(app: &TestApp, token: Option<&str>, query: &str) -> Value {
+pub(crate) async fn search(app: &TestApp, token: Option<&str>, query: &str) -> Value {
     let path = format!("/api/v1/search?{query}");
     let resp = match token {
         Some(token) => app.api_get(&path, token).await,
@@ -35,7 +35,7 @@ fn ids(result: &Value) -> Vec<String> {
     ids_in(result, "hits")
 }
 
-fn ids_in(result: &Value, list: &str) -> Vec<String> {
+pub(crate) fn ids_in(result: &Value, list: &str) -> Vec<String> {
     result[list]
         .as_array()
         .expect("a list of results")

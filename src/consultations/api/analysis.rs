@@ -463,7 +463,7 @@ impl ConsultationAnalysisApi {
                 "The file must be UTF-8 text",
             )])
         })?;
-        let report = import::import(&state.db, &user, &view, text, |_, _| {}).await?;
+        let report = import::import(&state.db, Some(&user), &view, text, |_, _| {}).await?;
         Ok(Json(report))
     }
 
