@@ -1,4 +1,5 @@
-//! A realistic corpus: ideas, reports and comments of 50 to 2,000 words
+//! A realistic corpus: ideas, reports, comments and consultation responses
+//! of 50 to 2,000 words
 //! (log-uniform, so most are short and some are long), in the language of
 //! NHS digital services with a long tail of rarer words (Zipf), spread over
 //! two years, with themes, statuses, categories, severities, organisations
@@ -6,7 +7,10 @@
 //! seed gives the same corpus.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{comments, idea_themes, ideas, reports, users};
+use entity::{
+    comments, consultation_answers, consultation_questions, consultation_responses,
+    consultation_versions, consultations, idea_themes, ideas, reports, section_comments, users,
+};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait};
 use uuid::Uuid;
 
@@ -386,12 +390,13 @@ pub struct Counts {
     pub ideas: usize,
     pub reports: usize,
     pub comments: usize,
+    pub responses: usize,
     pub words: u64,
 }
 
 impl Counts {
     pub fn total(&self) -> usize {
-        self.ideas + self.reports + self.comments
+        self.ideas + self.reports + self.comments + self.responses
     }
 }
 
@@ -461,13 +466,14 @@ pub async fn generate(
         users::Entity::insert_many(chunk.to_vec()).exec(db).await?;
     }
 
-    // 45% ideas, 20% reports, 35% comments.
+    // 45% ideas, 20% reports, 15% comments, 20% consultation responses.
     let mut counts = Counts {
         ideas: items * 45 / 100,
         reports: items * 20 / 100,
+        responses: items * 20 / 100,
         ..Counts::default()
     };
-    counts.comments = items - counts.ideas - counts.reports;
+    counts.comments = items - counts.ideas - counts.reports - counts.responses;
     let idea_statuses = [
         ("submitted", 40),
         ("under_review", 20),
@@ -607,7 +613,171 @@ pub async fn generate(
             progress(done);
         }
     }
+    done += responses(
+        db,
+        &mut rng,
+        &vocabulary,
+        &mut counts,
+        now,
+        done,
+        &mut progress,
+    )
+    .await?;
+    progress(done);
     Ok(counts)
+}
+
+/// Consultations (half with their outcome published) and their responses:
+/// a free-text answer and a section comment each, with consent and
+/// respondent types in realistic proportions.
+async fn responses(
+    db: &DatabaseConnection,
+    rng: &mut Rng,
+    vocabulary: &Vocabulary,
+    counts: &mut Counts,
+    now: DateTime<Utc>,
+    mut done: usize,
+    progress: &mut impl FnMut(usize),
+) -> anyhow::Result<usize> {
+    let started = done;
+    let mut parents = Vec::new();
+    for n in 0..20 {
+        let id = Uuid::now_v7();
+        let question = Uuid::now_v7();
+        let published = n % 2 == 0;
+        consultations::Entity::insert(consultations::ActiveModel {
+            id: Set(id),
+            slug: Set(format!("bench-{n}")),
+            title: Set(format!("{} standard", vocabulary.title(rng))),
+            summary: Set(vocabulary.text(rng, 40)),
+            audience: Set("everyone".into()),
+            opens_at: Set(now - Duration::days(400)),
+            closes_at: Set(now - Duration::days(300)),
+            status: Set(if published {
+                "outcome_published"
+            } else {
+                "published"
+            }
+            .into()),
+            current_version: Set(1),
+            outcome_summary: Set(String::new()),
+            outcome_published_at: Set(published.then_some(now)),
+            created_by: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .exec(db)
+        .await?;
+        consultation_versions::Entity::insert(consultation_versions::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            consultation_id: Set(id),
+            number: Set(1),
+            document: Set(format!(
+                "# Scope\n\n{}\n\n# Requirements\n\n{}",
+                vocabulary.text(rng, 200),
+                vocabulary.text(rng, 400)
+            )),
+            change_summary: Set(String::new()),
+            published_at: Set(Some(now)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .exec(db)
+        .await?;
+        consultation_questions::Entity::insert(consultation_questions::ActiveModel {
+            id: Set(question),
+            consultation_id: Set(id),
+            position: Set(1),
+            kind: Set("free_text".into()),
+            prompt: Set("What would you change?".into()),
+            help_text: Set(String::new()),
+            required: Set(false),
+            options: Set("[]".into()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .exec(db)
+        .await?;
+        parents.push((id, question));
+    }
+    let consents = [("named", 50), ("anonymous", 35), ("private", 15)];
+    let types = [
+        ("nhs_staff", 45),
+        ("supplier", 35),
+        ("expert", 15),
+        ("other", 5),
+    ];
+    let (mut rows, mut answers, mut comments) = (Vec::new(), Vec::new(), Vec::new());
+    for n in 0..counts.responses {
+        let words = length(rng);
+        counts.words += words as u64;
+        let created = when(rng, now);
+        let (consultation, question) = *rng.pick(&parents);
+        let id = Uuid::now_v7();
+        rows.push(consultation_responses::ActiveModel {
+            id: Set(id),
+            consultation_id: Set(consultation),
+            respondent_id: Set(None),
+            respondent_name: Set(Some(format!("Respondent {n}"))),
+            respondent_email: Set(None),
+            respondent_type: Set((*rng.weighted(&types)).to_owned()),
+            capacity: Set("individual".into()),
+            organisation_name: Set(None),
+            interests_declared: Set(false),
+            products_affected: Set(String::new()),
+            commercial_interest: Set(String::new()),
+            consent: Set((*rng.weighted(&consents)).to_owned()),
+            status: Set("submitted".into()),
+            submitted_at: Set(Some(created)),
+            source: Set("import".into()),
+            redaction_reason: Set(None),
+            redacted_by: Set(None),
+            redacted_at: Set(None),
+            version: Set(1),
+            created_at: Set(created),
+            updated_at: Set(created),
+        });
+        answers.push(consultation_answers::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            response_id: Set(id),
+            question_id: Set(question),
+            value: Set(vocabulary.text(rng, words * 3 / 5)),
+            redacted_value: Set(None),
+            created_at: Set(created),
+            updated_at: Set(created),
+        });
+        comments.push(section_comments::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            response_id: Set(id),
+            consultation_id: Set(consultation),
+            version_number: Set(1),
+            anchor: Set("requirements".into()),
+            section_title: Set("Requirements".into()),
+            body: Set(vocabulary.text(rng, words * 2 / 5)),
+            redacted_body: Set(None),
+            disposition: Set(None),
+            rationale: Set(String::new()),
+            decided_by: Set(None),
+            decided_at: Set(None),
+            created_at: Set(created),
+            updated_at: Set(created),
+        });
+        if rows.len() == INSERT_ROWS || n + 1 == counts.responses {
+            done += rows.len();
+            consultation_responses::Entity::insert_many(std::mem::take(&mut rows))
+                .exec(db)
+                .await?;
+            consultation_answers::Entity::insert_many(std::mem::take(&mut answers))
+                .exec(db)
+                .await?;
+            section_comments::Entity::insert_many(std::mem::take(&mut comments))
+                .exec(db)
+                .await?;
+            progress(done);
+        }
+    }
+    Ok(done - started)
 }
 
 /// Queries people type: one word, two words, or a phrase, from the

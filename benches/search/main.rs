@@ -343,8 +343,8 @@ async fn run(
     let words_m = counts.words as f64 / 1e6;
     println!();
     println!(
-        "## Search benchmark: {items} items ({} ideas, {} reports, {} comments), {words_m:.1}M words",
-        counts.ideas, counts.reports, counts.comments
+        "## Search benchmark: {items} items ({} ideas, {} reports, {} comments, {} consultation responses), {words_m:.1}M words",
+        counts.ideas, counts.reports, counts.comments, counts.responses
     );
     println!();
     println!(

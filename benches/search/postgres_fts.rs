@@ -27,6 +27,12 @@ const BUILD: &[&str] = &[
         SELECT c.id, 'comment', i.status, NULL, NULL, u.organisation_name, c.created_at, 0,
                'Comment on: ' || i.title, c.body
         FROM comments c JOIN ideas i ON i.id = c.subject_id LEFT JOIN users u ON u.id = c.author_id",
+    "INSERT INTO bench_fts (id, kind, status, category, severity, organisation, created_at, support, title, body)
+        SELECT r.id, 'consultation_response', r.status, NULL, NULL, r.organisation_name, coalesce(r.submitted_at, r.created_at), 0,
+               'Response to ' || c.title,
+               coalesce((SELECT string_agg(a.value, ' ') FROM consultation_answers a WHERE a.response_id = r.id), '') || ' ' ||
+               coalesce((SELECT string_agg(s.body, ' ') FROM section_comments s WHERE s.response_id = r.id), '')
+        FROM consultation_responses r JOIN consultations c ON c.id = r.consultation_id",
     "CREATE INDEX bench_fts_tsv ON bench_fts USING gin (tsv)",
     "ANALYZE bench_fts",
 ];

@@ -1588,11 +1588,11 @@ async fn search_finds_drafts_and_unpublished_responses_for_the_board_alone_and_r
     app.indexed().await;
     assert_eq!(
         found(&app, Some(&board), "quokkaward").await,
-        [named_id.clone()]
+        std::slice::from_ref(&named_id)
     );
     assert_eq!(
         found(&app, Some(&named), "quokkaward").await,
-        [named_id.clone()]
+        std::slice::from_ref(&named_id)
     );
     assert!(
         found(&app, None, "quokkaward").await.is_empty(),
@@ -1629,7 +1629,10 @@ async fn search_finds_drafts_and_unpublished_responses_for_the_board_alone_and_r
     assert_eq!(resp.status(), 200);
     app.indexed().await;
 
-    assert_eq!(found(&app, None, "quokkaward").await, [named_id.clone()]);
+    assert_eq!(
+        found(&app, None, "quokkaward").await,
+        std::slice::from_ref(&named_id)
+    );
     assert!(
         found(&app, None, "wombatish").await.is_empty(),
         "private stays private"
