@@ -724,7 +724,7 @@ async fn responses(
             respondent_type: Set((*rng.weighted(&types)).to_owned()),
             capacity: Set("individual".into()),
             organisation_name: Set(None),
-            interests_declared: Set(false),
+            interests_declared: Set(Some(false)),
             products_affected: Set(String::new()),
             commercial_interest: Set(String::new()),
             consent: Set((*rng.weighted(&consents)).to_owned()),

@@ -17,7 +17,8 @@ pub struct Model {
     /// individual | organisation
     pub capacity: String,
     pub organisation_name: Option<String>,
-    pub interests_declared: bool,
+    /// None until the respondent says whether they have interests to declare.
+    pub interests_declared: Option<bool>,
     pub products_affected: String,
     pub commercial_interest: String,
     /// named | anonymous | private

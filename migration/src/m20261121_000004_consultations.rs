@@ -138,7 +138,8 @@ impl MigrationTrait for Migration {
                     // individual | organisation
                     .col(string_len("capacity", 20))
                     .col(text_null("organisation_name"))
-                    .col(boolean("interests_declared").default(false))
+                    // None until the respondent says whether they have interests to declare.
+                    .col(boolean_null("interests_declared"))
                     .col(text("products_affected"))
                     .col(text("commercial_interest"))
                     // named | anonymous | private

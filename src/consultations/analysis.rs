@@ -260,8 +260,8 @@ pub fn filter(
                     .is_some_and(|o| o.to_lowercase().contains(&organisation))
         })
         .filter(|r| match f.interests.as_str() {
-            "yes" => r.detail.response.interests_declared,
-            "no" => !r.detail.response.interests_declared,
+            "yes" => r.detail.response.interests_declared == Some(true),
+            "no" => r.detail.response.interests_declared != Some(true),
             _ => true,
         })
         .filter(|r| match question {

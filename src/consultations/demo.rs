@@ -117,10 +117,11 @@ async fn respond(
             .map(|(q, a)| (q.model.id, vec![(*a).to_owned()]))
             .collect::<HashMap<_, _>>(),
     };
-    responding::save(state, &user, view, &input).await?;
-    for (anchor, text) in comments {
-        responding::save_comment(state, &user, view, anchor, text).await?;
-    }
+    let comments: Vec<(String, String)> = comments
+        .iter()
+        .map(|(anchor, text)| ((*anchor).to_owned(), (*text).to_owned()))
+        .collect();
+    responding::save(state, &user, view, &input, &comments).await?;
     responding::submit(state, &user, view, None).await?;
     Ok(())
 }

@@ -45,7 +45,8 @@ pub struct ExportedResponse {
     pub respondent_type: String,
     pub capacity: String,
     pub organisation: Option<String>,
-    pub interests_declared: bool,
+    /// None when the respondent was not asked (only suppliers must say).
+    pub interests_declared: Option<bool>,
     pub products_affected: String,
     pub commercial_interest: String,
     pub consent: String,
@@ -168,7 +169,11 @@ pub fn csv(exported: &[ExportedResponse]) -> Result<String, AppError> {
             r.respondent_type.clone(),
             r.capacity.clone(),
             defuse(r.organisation.as_deref().unwrap_or_default()),
-            r.interests_declared.to_string(),
+            match r.interests_declared {
+                Some(true) => "yes".to_owned(),
+                Some(false) => "no".to_owned(),
+                None => String::new(),
+            },
             defuse(&r.products_affected),
             defuse(&r.commercial_interest),
             r.consent.clone(),

@@ -226,7 +226,7 @@ fn check_row<'r>(
             .or_else(|| {
                 NaiveDate::parse_from_str(raw, "%Y-%m-%d")
                     .ok()
-                    .and_then(|d| d.and_hms_opt(12, 0, 0))
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
                     .map(|d| d.and_utc())
             })
             .filter(|t| *t <= now),
@@ -355,6 +355,7 @@ pub async fn import(
     for batch in good.chunks(BATCH) {
         let txn = crate::db::begin_write(db).await?;
         for (_, row) in batch {
+            let declared = row.input.interests == "yes";
             let response = consultation_responses::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 consultation_id: Set(view.consultation.id),
@@ -365,9 +366,18 @@ pub async fn import(
                 capacity: Set(row.input.capacity.clone()),
                 organisation_name: Set(Some(row.input.organisation_name.trim().to_owned())
                     .filter(|o| !o.is_empty() && row.input.capacity == "organisation")),
-                interests_declared: Set(row.input.interests == "yes"),
-                products_affected: Set(row.input.products_affected.trim().to_owned()),
-                commercial_interest: Set(row.input.commercial_interest.trim().to_owned()),
+                interests_declared: Set(Some(declared)),
+                // Checked (and kept) only when interests are declared.
+                products_affected: Set(if declared {
+                    row.input.products_affected.trim().to_owned()
+                } else {
+                    String::new()
+                }),
+                commercial_interest: Set(if declared {
+                    row.input.commercial_interest.trim().to_owned()
+                } else {
+                    String::new()
+                }),
                 consent: Set(row.input.consent.trim().to_owned()),
                 status: Set("submitted".to_owned()),
                 submitted_at: Set(Some(row.submitted_at)),

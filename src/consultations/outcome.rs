@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use entity::{consultations, users};
 use poem_openapi::Object;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use serde_json::json;
@@ -236,9 +236,9 @@ pub fn csv(outcome: &Outcome) -> Result<String, AppError> {
         for c in &section.comments {
             writer
                 .write_record([
-                    section.title.as_str(),
+                    &super::export::defuse(&section.title),
                     &section.version.to_string(),
-                    &c.respondent,
+                    &super::export::defuse(&c.respondent),
                     &c.respondent_type,
                     &super::export::defuse(&c.said),
                     &c.disposition,
@@ -270,7 +270,8 @@ pub async fn publish(
         Phase::Closed => {}
         Phase::OutcomePublished => {
             return Err(AppError::Conflict(
-                "The outcome has already been published".to_owned(),
+                "The outcome has already been published, or the consultation is open again"
+                    .to_owned(),
             ));
         }
         _ => {
@@ -313,16 +314,18 @@ pub async fn publish(
         .col_expr(consultations::Column::OutcomePublishedAt, Expr::value(now))
         .col_expr(
             consultations::Column::Version,
-            Expr::value(consultation.version + 1),
+            Expr::col(consultations::Column::Version).add(1),
         )
         .col_expr(consultations::Column::UpdatedAt, Expr::value(now))
         .filter(consultations::Column::Id.eq(consultation.id))
         .filter(consultations::Column::Status.eq("published"))
+        // Closed by the clock now, not when the page was read.
+        .filter(consultations::Column::ClosesAt.lte(now))
         .exec(&txn)
         .await?;
     if updated.rows_affected != 1 {
         return Err(AppError::Conflict(
-            "The outcome has already been published".to_owned(),
+            "The outcome has already been published, or the consultation is open again".to_owned(),
         ));
     }
     let link = state

@@ -84,8 +84,14 @@ pub fn refusal(
 pub struct Fields(Vec<(String, String)>);
 
 impl Fields {
+    /// Browsers send a textarea's line breaks as CRLF: they are kept as LF,
+    /// so that text typed on a page compares and stores like text sent to the API.
     pub fn parse(body: &[u8]) -> Self {
-        Fields(url::form_urlencoded::parse(body).into_owned().collect())
+        Fields(
+            url::form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.replace("\r\n", "\n")))
+                .collect(),
+        )
     }
 
     /// The first value of `name`, or "" when it is absent.

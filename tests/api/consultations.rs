@@ -545,6 +545,8 @@ async fn a_draft_is_saved_incomplete_and_submitted_once_complete_with_an_emailed
         field_errors(&incomplete),
         [
             "capacity".to_owned(),
+            // A supplier says whether they have interests to declare.
+            "interests".to_owned(),
             "consent".to_owned(),
             format!("q-{}", c.free_text)
         ]

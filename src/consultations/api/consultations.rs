@@ -255,7 +255,8 @@ pub struct MyResponse {
     pub submitted_at: Option<DateTime<Utc>>,
     pub capacity: String,
     pub organisation_name: Option<String>,
-    pub interests_declared: bool,
+    /// None until the respondent says (suppliers must, before submitting).
+    pub interests_declared: Option<bool>,
     pub products_affected: String,
     pub commercial_interest: String,
     pub consent: String,
@@ -668,19 +669,12 @@ impl ConsultationsApi {
         let user = policy::require(&caller, Permission::Contribute)?;
         let view = visible_view(&state, &caller, &slug.0).await?;
         let input = body.input()?;
-        for anchor in body.comments.keys() {
-            if view.section(anchor).is_none() {
-                return Err(AppError::Validation(vec![crate::error::FieldError::new(
-                    format!("comments.{anchor}"),
-                    "There is no section with this anchor in the current version",
-                )])
-                .into());
-            }
-        }
-        responding::save(&state, user, &view, &input).await?;
-        for (anchor, comment) in &body.comments {
-            responding::save_comment(&state, user, &view, anchor, comment).await?;
-        }
+        let comments: Vec<(String, String)> = body
+            .comments
+            .iter()
+            .map(|(anchor, text)| (anchor.clone(), text.clone()))
+            .collect();
+        responding::save(&state, user, &view, &input, &comments).await?;
         let found = responding::mine(&state.db, view.consultation.id, user.id)
             .await?
             .ok_or(AppError::NotFound)?;

@@ -17,7 +17,7 @@ use crate::consultations::authoring::{self, ConsultationView};
 use crate::consultations::domain::{AGREEMENT, Capacity, Consent, Phase, QuestionKind};
 use crate::consultations::responding::{self, ResponseDetail, ResponseInput, answer_field};
 use crate::error::AppError;
-use crate::idempotency::IdempotencyKey;
+use crate::idempotency::{self, IdempotencyKey};
 use crate::uk_time;
 use crate::web::forms::{Choice, Errors, Fields, choices, refusal};
 use crate::web::page::{PageContext, render, render_with_status, see_other};
@@ -187,12 +187,10 @@ fn input_of(view: &ConsultationView, detail: Option<&ResponseDetail>) -> Respons
     ResponseInput {
         capacity: r.capacity.clone(),
         organisation_name: r.organisation_name.clone().unwrap_or_default(),
-        interests: if r.interests_declared {
-            "yes".to_owned()
-        } else if r.status == "submitted" {
-            "no".to_owned()
-        } else {
-            String::new()
+        interests: match r.interests_declared {
+            Some(true) => "yes".to_owned(),
+            Some(false) => "no".to_owned(),
+            None => String::new(),
         },
         products_affected: r.products_affected.clone(),
         commercial_interest: r.commercial_interest.clone(),
@@ -282,6 +280,7 @@ fn response_page(
 pub struct ResponseParams {
     saved: Option<String>,
     submitted: Option<String>,
+    changed: Option<String>,
     emailed: Option<String>,
 }
 
@@ -304,6 +303,10 @@ pub async fn response_form(
     let notice = if params.submitted.is_some() {
         Some(
             "Your response has been submitted. We have emailed you a copy. You can change it until the consultation closes.",
+        )
+    } else if params.changed.is_some() {
+        Some(
+            "Your changes have been saved. We have emailed you a copy of your response as it now stands.",
         )
     } else if params.saved.is_some() {
         Some(
@@ -337,20 +340,34 @@ pub async fn response_submit(
     let view = open_view(&state, &caller, &slug).await?;
     let input = form_input(&view, &fields);
     let action = fields.get("action");
-    let outcome = match responding::save(&state, user, &view, &input).await {
-        Ok(_) if action == "submit" => {
-            let key = match fields.get("submission_key") {
-                k if Uuid::parse_str(k).is_ok() => IdempotencyKey::parse(
-                    Some(k),
-                    &format!("submit-response:{}", view.consultation.id),
-                    &(),
-                )?,
-                _ => None,
-            };
-            responding::submit(&state, user, &view, key.as_ref())
-                .await
-                .map(|_| "submitted=1")
-        }
+    let key = match fields.get("submission_key") {
+        k if Uuid::parse_str(k).is_ok() => IdempotencyKey::parse(
+            Some(k),
+            &format!("submit-response:{}", view.consultation.id),
+            &(),
+        )?,
+        _ => None,
+    };
+    // The same form sent twice (a double click) was answered the first time.
+    if action == "submit"
+        && let Some(key) = &key
+        && idempotency::replay(&state.db, user.id, key)
+            .await?
+            .is_some()
+    {
+        return Ok(see_other(&format!(
+            "/consultations/{slug}/response?submitted=1"
+        )));
+    }
+    let already_submitted = responding::mine(&state.db, view.consultation.id, user.id)
+        .await?
+        .is_some_and(|d| d.response.status == "submitted");
+    let outcome = match responding::save(&state, user, &view, &input, &[]).await {
+        // Saving a submitted response changes it (and sends its receipt).
+        Ok(_) if already_submitted => Ok("changed=1"),
+        Ok(_) if action == "submit" => responding::submit(&state, user, &view, key.as_ref())
+            .await
+            .map(|_| "submitted=1"),
         Ok(_) if action == "email" => responding::email_resume_link(&state, user, &view)
             .await
             .map(|_| "emailed=1"),
