@@ -101,7 +101,8 @@ pub fn sections(markdown: &str) -> Vec<Section> {
         out.push(Section {
             anchor: unique_anchor("Introduction"),
             title: "Introduction".to_owned(),
-            level: 1,
+            // Level with the document's top headings.
+            level: headings.iter().map(|h| h.1).min().unwrap_or(1),
             body: preamble.to_owned(),
         });
     }

@@ -8,6 +8,7 @@ use entity::{
     consultation_answers, consultation_responses, consultations, item_themes, section_comments,
     themes, users,
 };
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, Set,
@@ -107,7 +108,7 @@ pub async fn themes_of(
 }
 
 /// Every submitted response to the consultation, in submission order, with
-/// answers, comments, themes and campaign numbers.
+/// answers, comments and themes (`with_campaigns` numbers the campaigns).
 pub async fn submitted(
     conn: &impl ConnectionTrait,
     view: &ConsultationView,
@@ -160,7 +161,7 @@ pub async fn submitted(
         found
     };
     let themes = themes_of(conn, responding::SUBJECT, &ids).await?;
-    let mut rows: Vec<ResponseRow> = responses
+    let rows: Vec<ResponseRow> = responses
         .into_iter()
         .map(|response| {
             let name = match response.respondent_id.and_then(|id| people.get(&id)) {
@@ -185,11 +186,23 @@ pub async fn submitted(
             }
         })
         .collect();
+    Ok(rows)
+}
+
+/// Numbers the campaigns among `rows`. Grouping is CPU work that grows with
+/// the responses, so it runs off the request threads, and only for the
+/// pages that show campaigns.
+pub async fn with_campaigns(
+    view: &ConsultationView,
+    mut rows: Vec<ResponseRow>,
+) -> Result<Vec<ResponseRow>, AppError> {
     let texts: Vec<(Uuid, String)> = rows
         .iter()
         .map(|r| (r.detail.response.id, campaign_text(view, &r.detail)))
         .collect();
-    let groups = campaigns::group(&texts);
+    let groups = tokio::task::spawn_blocking(move || campaigns::group(&texts))
+        .await
+        .map_err(AppError::internal)?;
     let campaign_of: HashMap<Uuid, usize> = groups
         .iter()
         .enumerate()
@@ -199,6 +212,19 @@ pub async fn submitted(
         row.campaign = campaign_of.get(&row.detail.response.id).copied();
     }
     Ok(rows)
+}
+
+/// A submitted response of this consultation, or not found.
+pub async fn find_submitted(
+    conn: &impl ConnectionTrait,
+    consultation_id: Uuid,
+    id: Uuid,
+) -> Result<consultation_responses::Model, AppError> {
+    consultation_responses::Entity::find_by_id(id)
+        .one(conn)
+        .await?
+        .filter(|r| r.consultation_id == consultation_id && r.status == "submitted")
+        .ok_or(AppError::NotFound)
 }
 
 /// A campaign: its number, how many responses, and the first as the example.
@@ -440,13 +466,23 @@ pub async fn set_themes(
         .await?;
     let now = Utc::now();
     for theme in &chosen {
-        item_themes::ActiveModel {
+        // Two board members tagging at once: the second's rows are already there.
+        item_themes::Entity::insert(item_themes::ActiveModel {
             subject_type: Set(subject_type.to_owned()),
             subject_id: Set(subject_id),
             theme_id: Set(theme.id),
             created_at: Set(now),
-        }
-        .insert(&txn)
+        })
+        .on_conflict(
+            OnConflict::columns([
+                item_themes::Column::SubjectType,
+                item_themes::Column::SubjectId,
+                item_themes::Column::ThemeId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
         .await?;
     }
     audit::record(

@@ -20,7 +20,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::{consultation_responses, users};
 use poem_openapi::Object;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
+};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -36,6 +38,8 @@ use crate::text::TextField;
 pub const MAX_ROWS: usize = 50_000;
 /// Ample for 50,000 rows of long answers sent in one request.
 pub const MAX_FILE_BYTES: usize = 20 * 1024 * 1024;
+const ALREADY_IMPORTED: &str =
+    "This respondent's response is already imported (same email address, or same name without one)";
 /// Rows per transaction, so that progress moves and locks stay short.
 const BATCH: usize = 200;
 
@@ -343,18 +347,51 @@ pub async fn import(
                 if seen.insert(identity(&row.email, &row.name)) {
                     good.push((line, row));
                 } else {
-                    rejected.push(RejectedResponseRow { line, reasons: vec!["This respondent's response is already imported (same email address, or same name without one)".to_owned()] });
+                    rejected.push(RejectedResponseRow {
+                        line,
+                        reasons: vec![ALREADY_IMPORTED.to_owned()],
+                    });
                 }
             }
             Err(reasons) => rejected.push(RejectedResponseRow { line, reasons }),
         }
     }
     let total = good.len() as u64;
+    let mut processed = 0u64;
     let mut imported = 0u64;
     progress(0, total);
     for batch in good.chunks(BATCH) {
         let txn = crate::db::begin_write(db).await?;
-        for (_, row) in batch {
+        // Another import of the same file may have committed since the check above.
+        let emails: Vec<String> = batch.iter().filter_map(|(_, r)| r.email.clone()).collect();
+        let names: Vec<String> = batch
+            .iter()
+            .filter(|(_, r)| r.email.is_none())
+            .map(|(_, r)| r.name.clone())
+            .collect();
+        let taken: HashSet<String> = consultation_responses::Entity::find()
+            .filter(consultation_responses::Column::ConsultationId.eq(view.consultation.id))
+            .filter(consultation_responses::Column::Source.eq("import"))
+            .filter(
+                Condition::any()
+                    .add(consultation_responses::Column::RespondentEmail.is_in(emails))
+                    .add(consultation_responses::Column::RespondentName.is_in(names)),
+            )
+            .all(&txn)
+            .await?
+            .iter()
+            .map(identity_of_model)
+            .collect();
+        let mut written = 0u64;
+        for (line, row) in batch {
+            if taken.contains(&identity(&row.email, &row.name)) {
+                rejected.push(RejectedResponseRow {
+                    line: *line,
+                    reasons: vec![ALREADY_IMPORTED.to_owned()],
+                });
+                continue;
+            }
+            written += 1;
             let declared = row.input.interests == "yes";
             let response = consultation_responses::ActiveModel {
                 id: Set(Uuid::now_v7()),
@@ -421,9 +458,11 @@ pub async fn import(
         )
         .await?;
         txn.commit().await?;
-        imported += batch.len() as u64;
-        progress(imported, total);
+        imported += written;
+        processed += batch.len() as u64;
+        progress(processed, total);
     }
+    rejected.sort_by_key(|r| r.line);
     Ok(ImportReport {
         rows,
         imported,

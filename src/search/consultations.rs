@@ -172,11 +172,8 @@ pub async fn responses_by_id(
                 consultation: Some(c.title.clone()),
                 created: r.submitted_at.unwrap_or(r.created_at),
                 visible_to,
-                link: if public {
-                    format!("/consultations/{}/outcome", c.slug)
-                } else {
-                    format!("/consultations/{}/analysis/responses/{}", c.slug, r.id)
-                },
+                // One link for every audience: it sends each caller where they may read it.
+                link: format!("/consultations/{}/responses/{}", c.slug, r.id),
                 ..SearchDoc::default()
             };
             Some((r.id, doc))

@@ -1663,3 +1663,213 @@ async fn search_finds_drafts_and_unpublished_responses_for_the_board_alone_and_r
         .expect("a consultation facet");
     assert_eq!(consultation_facet["values"][0]["value"], TITLE);
 }
+
+/// The comment a board member decided on, changed by its respondent, needs
+/// deciding again; a response changed after redaction needs redacting again.
+#[tokio::test]
+async fn a_respondent_changing_their_words_undoes_the_decision_and_the_redaction_made_of_them() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let token = respondent(&app, "ruth@example.nhs.uk", "nhs_staff", "Ruth Respondent").await;
+    let submitted = respond(
+        &app,
+        &token,
+        &c,
+        "Ask Dr Jones on ward 7",
+        "named",
+        Some("Too broad"),
+    )
+    .await;
+    let response_id = submitted["id"].as_str().expect("id").to_owned();
+    let comment_id = submitted["comments"][0]["id"]
+        .as_str()
+        .expect("comment id")
+        .to_owned();
+    let decided = app
+        .api_send(
+            Method::PUT,
+            &format!(
+                "/api/v1/consultations/{}/comments/{comment_id}/disposition",
+                c.slug
+            ),
+            &board,
+            &[],
+            Some(&json!({ "disposition": "noted", "rationale": "Scope stays as it is." })),
+        )
+        .await;
+    assert_eq!(decided.status(), 200);
+    let mut answers = serde_json::Map::new();
+    answers.insert(c.free_text.clone(), json!("Ask [a doctor] on ward 7"));
+    let redacted = app
+        .api_send(
+            Method::PUT,
+            &format!(
+                "/api/v1/consultations/{}/responses/{response_id}/redaction",
+                c.slug
+            ),
+            &board,
+            &[],
+            Some(&json!({ "reason": "Names a doctor", "answers": answers })),
+        )
+        .await;
+    assert_eq!(redacted.status(), 200);
+
+    let unchanged = comment_on(&app, &token, &c, "scope", "Too broad").await;
+    assert_eq!(unchanged.status(), 200);
+    let listed: Value = app
+        .api_json(
+            &format!("/api/v1/consultations/{}/responses", c.slug),
+            &board,
+        )
+        .await;
+    assert_eq!(
+        listed["items"][0]["comments"][0]["disposition"], "noted",
+        "the same words keep the decision"
+    );
+    assert_eq!(listed["items"][0]["redaction_reason"], "Names a doctor");
+
+    let changed = comment_on(&app, &token, &c, "scope", "Too broad for community trusts").await;
+    assert_eq!(changed.status(), 200);
+    let listed: Value = app
+        .api_json(
+            &format!("/api/v1/consultations/{}/responses", c.slug),
+            &board,
+        )
+        .await;
+    let item = &listed["items"][0];
+    assert_eq!(item["comments"][0]["disposition"], Value::Null);
+    assert_eq!(item["comments"][0]["rationale"], "");
+    assert_eq!(item["redaction_reason"], Value::Null);
+    assert_eq!(item["answers"][0]["published_answer"], Value::Null);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn from_the_pages_a_double_submission_sends_one_receipt_and_a_change_sends_one_more() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let address = "pat@example.nhs.uk";
+    app.sign_in_as(address, Role::Contributor).await;
+    respondent(&app, address, "nhs_staff", "Pat Page").await;
+    let page = format!("/consultations/{}/response", c.slug);
+    let html = app.get_html(&page).await;
+    let key = crate::helpers::hidden_value(&html, "submission_key").expect("a submission key");
+    let free_text = format!("q-{}", c.free_text);
+    let fields = [
+        ("submission_key", key.as_str()),
+        ("capacity", "individual"),
+        ("consent", "anonymous"),
+        (free_text.as_str(), "Tokens should outlast a handover"),
+        ("action", "submit"),
+    ];
+    for _ in 0..2 {
+        let resp = app.post_form(&page, &page, &fields).await;
+        assert_eq!(resp.status(), 303);
+        assert!(
+            resp.headers()["location"]
+                .to_str()
+                .expect("ascii")
+                .ends_with("?submitted=1")
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(receipts_queued(&app, address).await, 1);
+
+    let html = app.get_html(&page).await;
+    assert!(
+        html.contains("Save changes"),
+        "a submitted response is changed, not submitted again"
+    );
+    let key = crate::helpers::hidden_value(&html, "submission_key").expect("a submission key");
+    let changed = [
+        ("submission_key", key.as_str()),
+        ("capacity", "individual"),
+        ("consent", "anonymous"),
+        (free_text.as_str(), "Tokens should outlast a long handover"),
+        ("action", "submit"),
+    ];
+    let resp = app.post_form(&page, &page, &changed).await;
+    assert_eq!(resp.status(), 303);
+    assert!(
+        resp.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .ends_with("?changed=1")
+    );
+    assert_eq!(receipts_queued(&app, address).await, 2);
+
+    // The comment page refuses text with an NHS number, keeping what was typed.
+    let section = format!("/consultations/{}/sections/scope", c.slug);
+    let resp = app
+        .post_form(
+            &section,
+            &section,
+            &[("comment", "Patient 943 476 5919 was affected")],
+        )
+        .await;
+    assert_eq!(resp.status(), 422);
+    let html = resp.text().await.expect("html");
+    assert!(html.contains("nhsuk-error-summary") && html.contains("943 476 5919"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_published_consultation_closes_early_from_its_page_with_its_fixed_details_untouched() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["supplier", "expert"]).await;
+    let contributor = app
+        .api_token_for("reader@example.nhs.uk", Role::Contributor)
+        .await;
+    app.sign_in_as("board@example.nhs.uk", Role::Board).await;
+    let page = format!("/consultations/{}/edit", c.slug);
+    let html = app.get_html(&page).await;
+    assert!(
+        !html.contains("name=\"slug\""),
+        "the short name has no input once published"
+    );
+    assert!(!html.contains("name=\"document\""));
+    // Ten minutes ago, in UK time as the page takes it (it opened an hour ago).
+    let closes = hub::uk_time::local(Utc::now() - Duration::minutes(10));
+    let resp = app
+        .post_form(
+            &page,
+            &page,
+            &[
+                ("version", &hidden_version(&html)),
+                ("title", TITLE),
+                (
+                    "summary",
+                    "How long API access tokens should last.\r\nClosing early.",
+                ),
+                ("closes_date", &closes.format("%Y-%m-%d").to_string()),
+                ("closes_time", &closes.format("%H:%M").to_string()),
+            ],
+        )
+        .await;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    assert_eq!(status, 303, "{body}");
+    let got: Value = app
+        .api_json(&format!("/api/v1/consultations/{}", c.slug), &contributor)
+        .await;
+    assert_eq!(got["phase"], "closed");
+    assert_eq!(got["audience"], json!(["supplier", "expert"]));
+    assert_eq!(
+        got["opens_at"]
+            .as_str()
+            .map(|s| s.starts_with(&c.opens_at[..16])),
+        Some(true)
+    );
+    assert_eq!(
+        got["summary"],
+        "How long API access tokens should last.\nClosing early."
+    );
+    app.stop().await;
+}
+
+fn hidden_version(html: &str) -> String {
+    crate::helpers::hidden_value(html, "version").expect("a version field")
+}

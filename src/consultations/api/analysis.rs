@@ -214,6 +214,7 @@ impl ConsultationAnalysisApi {
     ) -> Result<Json<ResponseList>, ApiError> {
         let (_, view) = board_view(&state, &caller, &slug.0).await?;
         let rows = analysis::submitted(&state.db, &view).await?;
+        let rows = analysis::with_campaigns(&view, rows).await?;
         let campaigns = analysis::campaigns(&view, &rows);
         let filter = ResponseFilter {
             respondent_type: respondent_type.0.unwrap_or_default(),
@@ -311,11 +312,7 @@ impl ConsultationAnalysisApi {
         body: Json<ThemesBody>,
     ) -> Result<Json<ThemesOut>, ApiError> {
         let (user, view) = board_view(&state, &caller, &slug.0).await?;
-        analysis::submitted(&state.db, &view)
-            .await?
-            .iter()
-            .find(|r| r.detail.response.id == id.0)
-            .ok_or(AppError::NotFound)?;
+        analysis::find_submitted(&state.db, view.consultation.id, id.0).await?;
         let themes =
             analysis::set_themes(&state.db, &user, responding::SUBJECT, id.0, &body.themes).await?;
         Ok(Json(ThemesOut {
@@ -423,6 +420,7 @@ impl ConsultationAnalysisApi {
     ) -> Result<CsvResponse, ApiError> {
         let (_, view) = board_view(&state, &caller, &slug.0).await?;
         let rows = analysis::submitted(&state.db, &view).await?;
+        let rows = analysis::with_campaigns(&view, rows).await?;
         let comment_ids: Vec<Uuid> = rows
             .iter()
             .flat_map(|r| r.detail.comments.iter().map(|c| c.id))

@@ -71,6 +71,7 @@ pub async fn overview(
 ) -> Result<Html<String>, AppError> {
     let (_, view) = board_view(&state, &caller, &slug).await?;
     let rows = analysis::submitted(&state.db, &view).await?;
+    let rows = analysis::with_campaigns(&view, rows).await?;
     let by_type: Vec<TypeRow> = RespondentType::ALL
         .iter()
         .map(|t| TypeRow {
@@ -158,6 +159,7 @@ pub async fn responses(
 ) -> Result<Html<String>, AppError> {
     let (_, view) = board_view(&state, &caller, &slug).await?;
     let all = analysis::submitted(&state.db, &view).await?;
+    let all = analysis::with_campaigns(&view, all).await?;
     let total = all.len();
     let found = analysis::campaigns(&view, &all);
     let rows = analysis::filter(all, &view.questions, &filter);
@@ -309,6 +311,7 @@ async fn response_page(
     notice: Option<&'static str>,
 ) -> Result<ResponsePage, AppError> {
     let rows = analysis::submitted(&state.db, &view).await?;
+    let rows = analysis::with_campaigns(&view, rows).await?;
     let row = rows
         .into_iter()
         .find(|r| r.detail.response.id == id)
@@ -412,11 +415,7 @@ pub async fn response_themes(
     fields: Fields,
 ) -> Result<Response, AppError> {
     let (user, view) = board_view(&state, &caller, &slug).await?;
-    analysis::submitted(&state.db, &view)
-        .await?
-        .iter()
-        .find(|r| r.detail.response.id == id)
-        .ok_or(AppError::NotFound)?;
+    analysis::find_submitted(&state.db, view.consultation.id, id).await?;
     analysis::set_themes(
         &state.db,
         &user,
@@ -619,6 +618,7 @@ async fn exported(
 ) -> Result<(ConsultationView, Vec<export::ExportedResponse>), AppError> {
     let (_, view) = board_view(state, caller, slug).await?;
     let rows = analysis::submitted(&state.db, &view).await?;
+    let rows = analysis::with_campaigns(&view, rows).await?;
     let ids: Vec<Uuid> = rows
         .iter()
         .flat_map(|r| r.detail.comments.iter().map(|c| c.id))

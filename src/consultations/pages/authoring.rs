@@ -133,6 +133,18 @@ struct EditPage {
     questions: Vec<QuestionLine>,
     question: QuestionFormView,
     notice: Option<&'static str>,
+    /// Drafts change everything; published consultations their title,
+    /// summary and closing time.
+    all_editable: bool,
+}
+
+impl EditPage {
+    fn opens_display(&self) -> String {
+        self.existing
+            .as_ref()
+            .map(|v| uk_time::display(v.consultation.opens_at))
+            .unwrap_or_default()
+    }
 }
 
 /// The add-or-change question form.
@@ -196,6 +208,7 @@ fn edit_page(
 ) -> EditPage {
     EditPage {
         page: PageContext::new(caller, &state.key),
+        all_editable: existing.as_ref().is_none_or(|v| v.phase == Phase::Draft),
         audiences: choices(
             AudienceGroup::ALL.iter().map(|g| (g.as_str(), g.label())),
             &form.audience,
@@ -326,7 +339,21 @@ pub async fn edit_submit(
     let user = policy::require(&caller, Permission::ManageConsultations)?;
     let view = board_view(&state, &slug).await?;
     let form = DetailsForm::read(&fields);
-    let (input, time_errors) = form.input();
+    let (mut input, mut time_errors) = form.input();
+    if view.phase != Phase::Draft {
+        // Fixed once published: the page shows them without inputs, and the
+        // stored values (to the second) are what the change is checked against.
+        input.slug = view.consultation.slug.clone();
+        input.opens_at = Some(view.consultation.opens_at);
+        input.audience = view
+            .audience
+            .values()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        input.document = view.document.document.clone();
+        time_errors.retain(|e| e.field != "opens_at");
+    }
     let result = match input.validate(time_errors) {
         Ok(details) => {
             authoring::update(

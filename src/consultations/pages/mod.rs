@@ -24,22 +24,35 @@ pub struct SectionView {
 }
 
 impl SectionView {
-    pub fn of(section: &Section) -> Self {
+    /// `top` is the level of the document's top headings: they become `h3`
+    /// (below the page's `h1` and `h2`), and each level below one more, so
+    /// no heading level is skipped whatever levels the writer started at.
+    pub fn of(section: &Section, top: u8) -> Self {
         SectionView {
             anchor: section.anchor.clone(),
             title: section.title.clone(),
-            heading: match section.level {
-                1 => "h3",
-                2 => "h4",
-                _ => "h5",
+            heading: match section.level.saturating_sub(top) {
+                0 => "h3",
+                1 => "h4",
+                2 => "h5",
+                _ => "h6",
             },
             body_html: crate::markdown::render(&section.body),
         }
     }
 }
 
+/// The level of a document's top headings.
+pub fn top_level(view: &ConsultationView) -> u8 {
+    view.sections.iter().map(|s| s.level).min().unwrap_or(1)
+}
+
 pub fn sections(view: &ConsultationView) -> Vec<SectionView> {
-    view.sections.iter().map(SectionView::of).collect()
+    let top = top_level(view);
+    view.sections
+        .iter()
+        .map(|s| SectionView::of(s, top))
+        .collect()
 }
 
 /// Every consultation page, added to the site's routes.
@@ -82,6 +95,10 @@ pub fn routes(route: Route) -> Route {
         .at(
             "/consultations/:slug/sections/:anchor",
             get(respond::section_form).post(respond::section_submit),
+        )
+        .at(
+            "/consultations/:slug/responses/:id",
+            get(public::response_link),
         )
         .at(
             "/consultations/:slug/response",

@@ -199,3 +199,25 @@ pub async fn version(
         view,
     })
 }
+
+/// Where a response found in search is read: the board's analysis page, the
+/// respondent's own response, or the published outcome; nowhere for anyone else.
+#[handler]
+pub async fn response_link(
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+    Path((slug, id)): Path<(String, uuid::Uuid)>,
+) -> Result<poem::Response, AppError> {
+    let found = authoring::visible(&state.db, &caller, &slug).await?;
+    let response = crate::consultations::analysis::find_submitted(&state.db, found.id, id).await?;
+    let target = if policy::allows_caller(&caller, Permission::ManageConsultations) {
+        format!("/consultations/{slug}/analysis/responses/{id}")
+    } else if caller.user_id().is_some() && response.respondent_id == caller.user_id() {
+        format!("/consultations/{slug}/response")
+    } else if policy::response_is_public(&found, &response) {
+        format!("/consultations/{slug}/outcome")
+    } else {
+        return Err(AppError::NotFound);
+    };
+    Ok(crate::web::page::see_other(&target))
+}

@@ -60,7 +60,7 @@ pub async fn section_form(
         .unwrap_or_default();
     render(&SectionPage {
         page: PageContext::new(&caller, &state.key),
-        section: SectionView::of(section),
+        section: SectionView::of(section, super::top_level(&view)),
         closes: uk_time::display(view.consultation.closes_at),
         view,
         comment,
@@ -84,11 +84,16 @@ pub async fn section_submit(
             "/consultations/{slug}?commented={anchor}#{anchor}"
         ))),
         Err(err) => {
-            let (errors, status) = refusal(err, "comment")?;
+            // Everything refused here is shown against the one field the page has.
+            let (found, status) = refusal(err, "comment")?;
+            let mut errors = Errors::default();
+            for e in found.list() {
+                errors.add("comment", e.message.clone());
+            }
             render_with_status(
                 &SectionPage {
                     page: PageContext::new(&caller, &state.key),
-                    section: SectionView::of(&section),
+                    section: SectionView::of(&section, super::top_level(&view)),
                     closes: uk_time::display(view.consultation.closes_at),
                     view,
                     comment: comment.to_owned(),
