@@ -90,6 +90,27 @@ pub async fn visible(
     }
 }
 
+/// The consultation at `slug` with its current document, if the caller may see it.
+pub async fn visible_view(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    slug: &str,
+) -> Result<ConsultationView, AppError> {
+    let found = visible(conn, caller, slug).await?;
+    view(conn, found, None).await
+}
+
+/// The consultation at `slug` for a board member managing it, with who they are.
+pub async fn board_view(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    slug: &str,
+) -> Result<(users::Model, ConsultationView), AppError> {
+    let user = policy::require(caller, policy::Permission::ManageConsultations)?.clone();
+    let found = find_by_slug(conn, slug).await?;
+    Ok((user, view(conn, found, None).await?))
+}
+
 pub async fn questions(
     conn: &impl ConnectionTrait,
     consultation_id: Uuid,

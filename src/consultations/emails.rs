@@ -39,28 +39,43 @@ pub fn entries(view: &ConsultationView, detail: &ResponseDetail) -> Vec<Entry> {
     out
 }
 
-#[derive(Template)]
-#[template(path = "email/consultation_receipt.txt")]
-struct ReceiptText<'a> {
+/// An email as a subject and its two renderings.
+fn message(
+    to: &str,
+    subject: String,
+    text: &impl Template,
+    html: &impl Template,
+) -> Result<OutgoingEmail, AppError> {
+    Ok(OutgoingEmail {
+        to: to.to_owned(),
+        subject,
+        text: text.render().map_err(AppError::internal)?,
+        html: Some(html.render().map_err(AppError::internal)?),
+        headers: Vec::new(),
+    })
+}
+
+/// What a receipt says, rendered as text and as HTML.
+struct Receipt<'a> {
     title: &'a str,
     closes: String,
     capacity: &'a str,
     organisation: Option<&'a str>,
     consent: &'a str,
-    entries: &'a [Entry],
+    entries: Vec<Entry>,
     link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/consultation_receipt.txt")]
+struct ReceiptText<'a> {
+    m: &'a Receipt<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "email/consultation_receipt.html")]
 struct ReceiptHtml<'a> {
-    title: &'a str,
-    closes: String,
-    capacity: &'a str,
-    organisation: Option<&'a str>,
-    consent: &'a str,
-    entries: &'a [Entry],
-    link: &'a str,
+    m: &'a Receipt<'a>,
 }
 
 pub fn receipt(
@@ -69,58 +84,37 @@ pub fn receipt(
     detail: &ResponseDetail,
     link: &str,
 ) -> Result<OutgoingEmail, AppError> {
-    let entries = entries(view, detail);
     let r = &detail.response;
-    let title = view.consultation.title.as_str();
-    let closes = crate::uk_time::display(view.consultation.closes_at);
-    let capacity = Capacity::parse(&r.capacity).map_or("", Capacity::label);
-    let consent = Consent::parse(&r.consent).map_or("", Consent::label);
-    let organisation = r.organisation_name.as_deref();
-    Ok(OutgoingEmail {
-        to: to.to_owned(),
-        subject: format!("Your response to {title}"),
-        text: ReceiptText {
-            title,
-            closes: closes.clone(),
-            capacity,
-            organisation,
-            consent,
-            entries: &entries,
-            link,
-        }
-        .render()
-        .map_err(AppError::internal)?,
-        html: Some(
-            ReceiptHtml {
-                title,
-                closes,
-                capacity,
-                organisation,
-                consent,
-                entries: &entries,
-                link,
-            }
-            .render()
-            .map_err(AppError::internal)?,
-        ),
-        headers: Vec::new(),
-    })
+    let m = Receipt {
+        title: &view.consultation.title,
+        closes: crate::uk_time::display(view.consultation.closes_at),
+        capacity: Capacity::parse(&r.capacity).map_or("", Capacity::label),
+        organisation: r.organisation_name.as_deref(),
+        consent: Consent::parse(&r.consent).map_or("", Consent::label),
+        entries: entries(view, detail),
+        link,
+    };
+    let subject = format!("Your response to {}", m.title);
+    message(to, subject, &ReceiptText { m: &m }, &ReceiptHtml { m: &m })
+}
+
+/// What the link to carry on says.
+struct Resume<'a> {
+    title: &'a str,
+    closes: String,
+    link: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "email/consultation_resume.txt")]
 struct ResumeText<'a> {
-    title: &'a str,
-    closes: String,
-    link: &'a str,
+    m: &'a Resume<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "email/consultation_resume.html")]
 struct ResumeHtml<'a> {
-    title: &'a str,
-    closes: String,
-    link: &'a str,
+    m: &'a Resume<'a>,
 }
 
 pub fn resume(
@@ -128,43 +122,31 @@ pub fn resume(
     consultation: &consultations::Model,
     link: &str,
 ) -> Result<OutgoingEmail, AppError> {
-    let title = consultation.title.as_str();
-    let closes = crate::uk_time::display(consultation.closes_at);
-    Ok(OutgoingEmail {
-        to: to.to_owned(),
-        subject: format!("Carry on with your response to {title}"),
-        text: ResumeText {
-            title,
-            closes: closes.clone(),
-            link,
-        }
-        .render()
-        .map_err(AppError::internal)?,
-        html: Some(
-            ResumeHtml {
-                title,
-                closes,
-                link,
-            }
-            .render()
-            .map_err(AppError::internal)?,
-        ),
-        headers: Vec::new(),
-    })
+    let m = Resume {
+        title: &consultation.title,
+        closes: crate::uk_time::display(consultation.closes_at),
+        link,
+    };
+    let subject = format!("Carry on with your response to {}", m.title);
+    message(to, subject, &ResumeText { m: &m }, &ResumeHtml { m: &m })
+}
+
+/// What the outcome email says.
+struct Published<'a> {
+    title: &'a str,
+    link: &'a str,
 }
 
 #[derive(Template)]
 #[template(path = "email/consultation_outcome.txt")]
 struct OutcomeText<'a> {
-    title: &'a str,
-    link: &'a str,
+    m: &'a Published<'a>,
 }
 
 #[derive(Template)]
 #[template(path = "email/consultation_outcome.html")]
 struct OutcomeHtml<'a> {
-    title: &'a str,
-    link: &'a str,
+    m: &'a Published<'a>,
 }
 
 pub fn outcome(
@@ -172,18 +154,10 @@ pub fn outcome(
     consultation: &consultations::Model,
     link: &str,
 ) -> Result<OutgoingEmail, AppError> {
-    let title = consultation.title.as_str();
-    Ok(OutgoingEmail {
-        to: to.to_owned(),
-        subject: format!("You said, we did: the outcome of {title}"),
-        text: OutcomeText { title, link }
-            .render()
-            .map_err(AppError::internal)?,
-        html: Some(
-            OutcomeHtml { title, link }
-                .render()
-                .map_err(AppError::internal)?,
-        ),
-        headers: Vec::new(),
-    })
+    let m = Published {
+        title: &consultation.title,
+        link,
+    };
+    let subject = format!("You said, we did: the outcome of {}", m.title);
+    message(to, subject, &OutcomeText { m: &m }, &OutcomeHtml { m: &m })
 }

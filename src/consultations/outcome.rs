@@ -185,6 +185,25 @@ pub fn build(view: &ConsultationView, rows: &[ResponseRow]) -> Outcome {
     }
 }
 
+/// The outcome of the consultation at `slug`: for anyone once published,
+/// for the board (as a preview) before; not found for anyone else.
+pub async fn for_caller(
+    conn: &impl sea_orm::ConnectionTrait,
+    caller: &crate::auth::caller::Caller,
+    slug: &str,
+) -> Result<(ConsultationView, Outcome), AppError> {
+    use crate::auth::policy::{self, Permission};
+    let view = authoring::visible_view(conn, caller, slug).await?;
+    if view.phase != Phase::OutcomePublished
+        && !policy::allows_caller(caller, Permission::ManageConsultations)
+    {
+        return Err(AppError::NotFound);
+    }
+    let rows = analysis::submitted(conn, &view).await?;
+    let built = build(&view, &rows);
+    Ok((view, built))
+}
+
 /// The outcome as Markdown, for people who edit it into other reports.
 pub fn markdown(outcome: &Outcome) -> String {
     let mut out = format!("# You said, we did: {}\n\n", outcome.title);

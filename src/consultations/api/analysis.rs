@@ -13,10 +13,8 @@ use crate::api::ApiTags;
 use crate::api::problem::ApiError;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
-use crate::auth::policy::{self, Permission};
 use crate::consultations::analysis::{self, Redaction, ResponseFilter};
-use crate::consultations::authoring::{self, ConsultationView};
-use crate::consultations::domain::Phase;
+use crate::consultations::authoring;
 use crate::consultations::export::{self, ExportedResponse};
 use crate::consultations::import::{self, ImportReport};
 use crate::consultations::outcome::{self, Outcome};
@@ -147,29 +145,6 @@ pub enum MarkdownResponse {
     ),
 }
 
-async fn board_view(
-    state: &AppState,
-    caller: &Caller,
-    slug: &str,
-) -> Result<(entity::users::Model, ConsultationView), AppError> {
-    let user = policy::require(caller, Permission::ManageConsultations)?.clone();
-    let found = authoring::find_by_slug(&state.db, slug).await?;
-    Ok((user, authoring::view(&state.db, found, None).await?))
-}
-
-/// The outcome, for anyone once published and for the board before.
-async fn outcome_for(state: &AppState, caller: &Caller, slug: &str) -> Result<Outcome, AppError> {
-    let found = authoring::visible(&state.db, caller, slug).await?;
-    let view = authoring::view(&state.db, found, None).await?;
-    if view.phase != Phase::OutcomePublished
-        && !policy::allows_caller(caller, Permission::ManageConsultations)
-    {
-        return Err(AppError::NotFound);
-    }
-    let rows = analysis::submitted(&state.db, &view).await?;
-    Ok(outcome::build(&view, &rows))
-}
-
 fn parse_ids(
     map: &HashMap<String, String>,
     field: &str,
@@ -212,7 +187,7 @@ impl ConsultationAnalysisApi {
         /// A campaign number.
         campaign: Query<Option<String>>,
     ) -> Result<Json<ResponseList>, ApiError> {
-        let (_, view) = board_view(&state, &caller, &slug.0).await?;
+        let (_, view) = authoring::board_view(&state.db, &caller, &slug.0).await?;
         let rows = analysis::submitted(&state.db, &view).await?;
         let rows = analysis::with_campaigns(&view, rows).await?;
         let campaigns = analysis::campaigns(&view, &rows);
@@ -259,7 +234,7 @@ impl ConsultationAnalysisApi {
         caller: Data<&Caller>,
         slug: Path<String>,
     ) -> Result<Json<AnalysisSummary>, ApiError> {
-        let (_, view) = board_view(&state, &caller, &slug.0).await?;
+        let (_, view) = authoring::board_view(&state.db, &caller, &slug.0).await?;
         let rows = analysis::submitted(&state.db, &view).await?;
         Ok(Json(AnalysisSummary {
             responses: rows.len() as u64,
@@ -311,7 +286,7 @@ impl ConsultationAnalysisApi {
         id: Path<Uuid>,
         body: Json<ThemesBody>,
     ) -> Result<Json<ThemesOut>, ApiError> {
-        let (user, view) = board_view(&state, &caller, &slug.0).await?;
+        let (user, view) = authoring::board_view(&state.db, &caller, &slug.0).await?;
         analysis::find_submitted(&state.db, view.consultation.id, id.0).await?;
         let themes =
             analysis::set_themes(&state.db, &user, responding::SUBJECT, id.0, &body.themes).await?;
@@ -334,7 +309,7 @@ impl ConsultationAnalysisApi {
         id: Path<Uuid>,
         body: Json<ThemesBody>,
     ) -> Result<Json<ThemesOut>, ApiError> {
-        let (user, view) = board_view(&state, &caller, &slug.0).await?;
+        let (user, view) = authoring::board_view(&state.db, &caller, &slug.0).await?;
         analysis::find_comment(&state.db, view.consultation.id, id.0).await?;
         let themes = analysis::set_themes(
             &state.db,
@@ -363,7 +338,7 @@ impl ConsultationAnalysisApi {
         id: Path<Uuid>,
         body: Json<DispositionBody>,
     ) -> Result<Json<DispositionOut>, ApiError> {
-        let (user, view) = board_view(&state, &caller, &slug.0).await?;
+        let (user, view) = authoring::board_view(&state.db, &caller, &slug.0).await?;
         let saved = analysis::decide(
             &state.db,
             &user,
@@ -396,7 +371,7 @@ impl ConsultationAnalysisApi {
         id: Path<Uuid>,
         body: Json<RedactionBody>,
     ) -> Result<(), ApiError> {
-        let (user, view) = board_view(&state, &caller, &slug.0).await?;
+        let (user, view) = authoring::board_view(&state.db, &caller, &slug.0).await?;
         let redaction = Redaction {
             reason: body.reason.clone(),
             answers: parse_ids(&body.answers, "answers")?,
@@ -418,7 +393,7 @@ impl ConsultationAnalysisApi {
         caller: Data<&Caller>,
         slug: Path<String>,
     ) -> Result<CsvResponse, ApiError> {
-        let (_, view) = board_view(&state, &caller, &slug.0).await?;
+        let (_, view) = authoring::board_view(&state.db, &caller, &slug.0).await?;
         let rows = analysis::submitted(&state.db, &view).await?;
         let rows = analysis::with_campaigns(&view, rows).await?;
         let comment_ids: Vec<Uuid> = rows
@@ -454,7 +429,7 @@ impl ConsultationAnalysisApi {
         slug: Path<String>,
         file: CsvFile,
     ) -> Result<Json<ImportReport>, ApiError> {
-        let (user, view) = board_view(&state, &caller, &slug.0).await?;
+        let (user, view) = authoring::board_view(&state.db, &caller, &slug.0).await?;
         let text = std::str::from_utf8(&file.0).map_err(|_| {
             AppError::Validation(vec![crate::error::FieldError::new(
                 "file",
@@ -477,7 +452,9 @@ impl ConsultationAnalysisApi {
         caller: Data<&Caller>,
         slug: Path<String>,
     ) -> Result<Json<Outcome>, ApiError> {
-        Ok(Json(outcome_for(&state, &caller, &slug.0).await?))
+        Ok(Json(
+            outcome::for_caller(&state.db, &caller, &slug.0).await?.1,
+        ))
     }
 
     /// The outcome as Markdown
@@ -492,7 +469,7 @@ impl ConsultationAnalysisApi {
         caller: Data<&Caller>,
         slug: Path<String>,
     ) -> Result<MarkdownResponse, ApiError> {
-        let found = outcome_for(&state, &caller, &slug.0).await?;
+        let found = outcome::for_caller(&state.db, &caller, &slug.0).await?.1;
         Ok(MarkdownResponse::Markdown(
             PlainText(outcome::markdown(&found)),
             format!("attachment; filename=\"{}-outcome.md\"", found.consultation),
@@ -511,7 +488,7 @@ impl ConsultationAnalysisApi {
         caller: Data<&Caller>,
         slug: Path<String>,
     ) -> Result<CsvResponse, ApiError> {
-        let found = outcome_for(&state, &caller, &slug.0).await?;
+        let found = outcome::for_caller(&state.db, &caller, &slug.0).await?.1;
         Ok(CsvResponse::Csv(
             PlainText(outcome::csv(&found)?),
             format!(
@@ -534,8 +511,10 @@ impl ConsultationAnalysisApi {
         slug: Path<String>,
         body: Json<OutcomeBody>,
     ) -> Result<Json<Outcome>, ApiError> {
-        let (user, view) = board_view(&state, &caller, &slug.0).await?;
+        let (user, view) = authoring::board_view(&state.db, &caller, &slug.0).await?;
         outcome::publish(&state, &user, &view.consultation, &body.summary).await?;
-        Ok(Json(outcome_for(&state, &caller, &slug.0).await?))
+        Ok(Json(
+            outcome::for_caller(&state.db, &caller, &slug.0).await?.1,
+        ))
     }
 }

@@ -378,15 +378,6 @@ impl ResponseBody {
     }
 }
 
-async fn visible_view(
-    state: &AppState,
-    caller: &Caller,
-    slug: &str,
-) -> Result<ConsultationView, AppError> {
-    let found = authoring::visible(&state.db, caller, slug).await?;
-    authoring::view(&state.db, found, None).await
-}
-
 #[OpenApi(prefix_path = "/v1", tag = "ApiTags::Consultations")]
 impl ConsultationsApi {
     /// Consultations the caller may see, open ones first
@@ -447,7 +438,7 @@ impl ConsultationsApi {
         caller: Data<&Caller>,
         slug: Path<String>,
     ) -> Result<Json<Consultation>, ApiError> {
-        let view = visible_view(&state, &caller, &slug.0).await?;
+        let view = authoring::visible_view(&state.db, &caller, &slug.0).await?;
         Ok(Json(consultation_out(&state, &view).await?))
     }
 
@@ -527,7 +518,7 @@ impl ConsultationsApi {
             body.version,
         )
         .await?;
-        let view = visible_view(&state, &caller, &slug.0).await?;
+        let view = authoring::visible_view(&state.db, &caller, &slug.0).await?;
         Ok(Json(consultation_out(&state, &view).await?))
     }
 
@@ -641,7 +632,7 @@ impl ConsultationsApi {
         slug: Path<String>,
     ) -> Result<Json<MyResponse>, ApiError> {
         let user = policy::require(&caller, Permission::Contribute)?;
-        let view = visible_view(&state, &caller, &slug.0).await?;
+        let view = authoring::visible_view(&state.db, &caller, &slug.0).await?;
         let found = responding::mine(&state.db, view.consultation.id, user.id)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -667,7 +658,7 @@ impl ConsultationsApi {
         body: Json<ResponseBody>,
     ) -> Result<Json<MyResponse>, ApiError> {
         let user = policy::require(&caller, Permission::Contribute)?;
-        let view = visible_view(&state, &caller, &slug.0).await?;
+        let view = authoring::visible_view(&state.db, &caller, &slug.0).await?;
         let input = body.input()?;
         let comments: Vec<(String, String)> = body
             .comments
@@ -696,7 +687,7 @@ impl ConsultationsApi {
         body: Json<SectionCommentBody>,
     ) -> Result<Json<MyResponse>, ApiError> {
         let user = policy::require(&caller, Permission::Contribute)?;
-        let view = visible_view(&state, &caller, &slug.0).await?;
+        let view = authoring::visible_view(&state.db, &caller, &slug.0).await?;
         responding::save_comment(&state, user, &view, &anchor.0, &body.comment).await?;
         let found = responding::mine(&state.db, view.consultation.id, user.id)
             .await?
@@ -722,7 +713,7 @@ impl ConsultationsApi {
         #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
     ) -> Result<Json<MyResponse>, ApiError> {
         let user = policy::require(&caller, Permission::Contribute)?;
-        let view = visible_view(&state, &caller, &slug.0).await?;
+        let view = authoring::visible_view(&state.db, &caller, &slug.0).await?;
         let key = IdempotencyKey::parse(
             idempotency_key.0.as_deref(),
             &format!("submit-response:{}", view.consultation.id),

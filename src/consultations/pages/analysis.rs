@@ -15,7 +15,6 @@ use uuid::Uuid;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::domain::RespondentType;
-use crate::auth::policy::{self, Permission};
 use crate::consultations::analysis::{
     self, Campaign, QuestionSummary, Redaction, ResponseFilter, ResponseRow,
 };
@@ -27,16 +26,6 @@ use crate::error::AppError;
 use crate::web::chart::{self, Bar};
 use crate::web::forms::{Choice, Errors, Fields, choices, refusal};
 use crate::web::page::{PageContext, render, render_with_status, see_other};
-
-async fn board_view(
-    state: &AppState,
-    caller: &Caller,
-    slug: &str,
-) -> Result<(entity::users::Model, ConsultationView), AppError> {
-    let user = policy::require(caller, Permission::ManageConsultations)?.clone();
-    let found = authoring::find_by_slug(&state.db, slug).await?;
-    Ok((user, authoring::view(&state.db, found, None).await?))
-}
 
 /// A question's summary with its chart.
 pub struct SummaryView {
@@ -69,7 +58,7 @@ pub async fn overview(
     caller: Data<&Caller>,
     Path(slug): Path<String>,
 ) -> Result<Html<String>, AppError> {
-    let (_, view) = board_view(&state, &caller, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let rows = analysis::submitted(&state.db, &view).await?;
     let rows = analysis::with_campaigns(&view, rows).await?;
     let by_type: Vec<TypeRow> = RespondentType::ALL
@@ -157,7 +146,7 @@ pub async fn responses(
     Path(slug): Path<String>,
     Query(filter): Query<ResponseFilter>,
 ) -> Result<Html<String>, AppError> {
-    let (_, view) = board_view(&state, &caller, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let all = analysis::submitted(&state.db, &view).await?;
     let all = analysis::with_campaigns(&view, all).await?;
     let total = all.len();
@@ -385,7 +374,7 @@ pub async fn response(
     Path((slug, id)): Path<(String, Uuid)>,
     Query(params): Query<NoticeParams>,
 ) -> Result<Html<String>, AppError> {
-    let (_, view) = board_view(&state, &caller, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let notice = if params.redacted.is_some() {
         Some("The redaction has been saved. The original stays here for the board.")
     } else if params.saved.is_some() {
@@ -414,7 +403,7 @@ pub async fn response_themes(
     Path((slug, id)): Path<(String, Uuid)>,
     fields: Fields,
 ) -> Result<Response, AppError> {
-    let (user, view) = board_view(&state, &caller, &slug).await?;
+    let (user, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     analysis::find_submitted(&state.db, view.consultation.id, id).await?;
     analysis::set_themes(
         &state.db,
@@ -436,7 +425,7 @@ pub async fn redact(
     Path((slug, id)): Path<(String, Uuid)>,
     fields: Fields,
 ) -> Result<Response, AppError> {
-    let (user, view) = board_view(&state, &caller, &slug).await?;
+    let (user, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let mut redaction = Redaction {
         reason: fields.get("reason").to_owned(),
         ..Default::default()
@@ -532,7 +521,7 @@ pub async fn comments_on_section(
     Path((slug, version, anchor)): Path<(String, i32, String)>,
     Query(params): Query<NoticeParams>,
 ) -> Result<Html<String>, AppError> {
-    let (_, view) = board_view(&state, &caller, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let notice = params.saved.is_some().then_some("Saved.");
     render(&section_page(&state, &caller, view, version, &anchor, None, notice).await?)
 }
@@ -558,7 +547,7 @@ pub async fn decide(
     Path((slug, id)): Path<(String, Uuid)>,
     fields: Fields,
 ) -> Result<Response, AppError> {
-    let (user, view) = board_view(&state, &caller, &slug).await?;
+    let (user, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let comment = analysis::find_comment(&state.db, view.consultation.id, id).await?;
     let (disposition, rationale) = (fields.get("disposition"), fields.get("rationale"));
     match analysis::decide(
@@ -598,7 +587,7 @@ pub async fn comment_themes(
     Path((slug, id)): Path<(String, Uuid)>,
     fields: Fields,
 ) -> Result<Response, AppError> {
-    let (user, view) = board_view(&state, &caller, &slug).await?;
+    let (user, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let comment = analysis::find_comment(&state.db, view.consultation.id, id).await?;
     analysis::set_themes(
         &state.db,
@@ -616,7 +605,7 @@ async fn exported(
     caller: &Caller,
     slug: &str,
 ) -> Result<(ConsultationView, Vec<export::ExportedResponse>), AppError> {
-    let (_, view) = board_view(state, caller, slug).await?;
+    let (_, view) = authoring::board_view(&state.db, caller, slug).await?;
     let rows = analysis::submitted(&state.db, &view).await?;
     let rows = analysis::with_campaigns(&view, rows).await?;
     let ids: Vec<Uuid> = rows

@@ -281,11 +281,6 @@ pub async fn new_submit(
     }
 }
 
-async fn board_view(state: &AppState, slug: &str) -> Result<ConsultationView, AppError> {
-    let found = authoring::find_by_slug(&state.db, slug).await?;
-    authoring::view(&state.db, found, None).await
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct EditParams {
@@ -303,7 +298,7 @@ pub async fn edit_form(
     Query(params): Query<EditParams>,
 ) -> Result<Html<String>, AppError> {
     policy::require(&caller, Permission::ManageConsultations)?;
-    let view = board_view(&state, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let notice = if params.created.is_some() {
         Some(
             "The consultation has been created as a draft. Add its questions, preview it, then publish it.",
@@ -337,7 +332,7 @@ pub async fn edit_submit(
     fields: Fields,
 ) -> Result<Response, AppError> {
     let user = policy::require(&caller, Permission::ManageConsultations)?;
-    let view = board_view(&state, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let form = DetailsForm::read(&fields);
     let (mut input, mut time_errors) = form.input();
     if view.phase != Phase::Draft {
@@ -398,7 +393,7 @@ pub async fn publish_submit(
     fields: Fields,
 ) -> Result<Response, AppError> {
     let user = policy::require(&caller, Permission::ManageConsultations)?;
-    let view = board_view(&state, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     match authoring::publish(
         &state.db,
         user,
@@ -437,7 +432,7 @@ pub async fn question_add(
     fields: Fields,
 ) -> Result<Response, AppError> {
     let user = policy::require(&caller, Permission::ManageConsultations)?;
-    let view = board_view(&state, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let input = QuestionFormView::read(&fields);
     let result = match input.validate() {
         Ok(details) => authoring::add_question(&state.db, user, view.consultation.id, details)
@@ -477,7 +472,7 @@ pub async fn question_action(
     fields: Fields,
 ) -> Result<Response, AppError> {
     let user = policy::require(&caller, Permission::ManageConsultations)?;
-    let view = board_view(&state, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let edit = match fields.get("action") {
         "up" => QuestionEdit::MoveUp,
         "down" => QuestionEdit::MoveDown,
@@ -511,7 +506,7 @@ pub async fn question_form(
     Path((slug, id)): Path<(String, Uuid)>,
 ) -> Result<Html<String>, AppError> {
     policy::require(&caller, Permission::ManageConsultations)?;
-    let view = board_view(&state, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let q = view
         .questions
         .iter()
@@ -541,7 +536,7 @@ pub async fn question_submit(
     fields: Fields,
 ) -> Result<Response, AppError> {
     let user = policy::require(&caller, Permission::ManageConsultations)?;
-    let view = board_view(&state, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let number = view
         .questions
         .iter()
@@ -599,7 +594,7 @@ pub async fn version_form(
     Path(slug): Path<String>,
 ) -> Result<Html<String>, AppError> {
     policy::require(&caller, Permission::ManageConsultations)?;
-    let view = board_view(&state, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     if matches!(view.phase, Phase::Draft | Phase::OutcomePublished) {
         return Err(AppError::NotFound);
     }
@@ -620,7 +615,7 @@ pub async fn version_submit(
     fields: Fields,
 ) -> Result<Response, AppError> {
     let user = policy::require(&caller, Permission::ManageConsultations)?;
-    let view = board_view(&state, &slug).await?;
+    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let (document, change_summary) = (fields.get("document"), fields.get("change_summary"));
     match authoring::new_version(
         &state.db,

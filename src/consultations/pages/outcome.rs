@@ -9,31 +9,12 @@ use super::analysis::download;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::policy::{self, Permission};
-use crate::consultations::analysis;
 use crate::consultations::authoring::{self, ConsultationView};
-use crate::consultations::domain::Phase;
 use crate::consultations::outcome::{self, Outcome};
 use crate::error::AppError;
 use crate::web::chart::{self, Bar};
 use crate::web::forms::{Errors, Fields, refusal};
 use crate::web::page::{PageContext, render, render_with_status, see_other};
-
-async fn outcome_for(
-    state: &AppState,
-    caller: &Caller,
-    slug: &str,
-) -> Result<(ConsultationView, Outcome), AppError> {
-    let found = authoring::visible(&state.db, caller, slug).await?;
-    let view = authoring::view(&state.db, found, None).await?;
-    if view.phase != Phase::OutcomePublished
-        && !policy::allows_caller(caller, Permission::ManageConsultations)
-    {
-        return Err(AppError::NotFound);
-    }
-    let rows = analysis::submitted(&state.db, &view).await?;
-    let built = outcome::build(&view, &rows);
-    Ok((view, built))
-}
 
 #[derive(Template)]
 #[template(path = "consultations/outcome.html")]
@@ -84,7 +65,7 @@ pub async fn show(
     caller: Data<&Caller>,
     Path(slug): Path<String>,
 ) -> Result<Html<String>, AppError> {
-    let (view, built) = outcome_for(&state, &caller, &slug).await?;
+    let (view, built) = outcome::for_caller(&state.db, &caller, &slug).await?;
     let summary = view.consultation.outcome_summary.clone();
     render(&outcome_page(
         &caller,
@@ -110,7 +91,7 @@ pub async fn publish(
         Ok(_) => Ok(see_other(&format!("/consultations/{slug}/outcome"))),
         Err(err) => {
             let (errors, status) = refusal(err, "outcome_summary")?;
-            let (view, built) = outcome_for(&state, &caller, &slug).await?;
+            let (view, built) = outcome::for_caller(&state.db, &caller, &slug).await?;
             render_with_status(
                 &outcome_page(&caller, &state, view, built, summary.to_owned(), errors),
                 status,
@@ -125,7 +106,7 @@ pub async fn markdown(
     caller: Data<&Caller>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let (_, built) = outcome_for(&state, &caller, &slug).await?;
+    let (_, built) = outcome::for_caller(&state.db, &caller, &slug).await?;
     Ok(download(
         outcome::markdown(&built),
         "text/markdown; charset=utf-8",
@@ -139,7 +120,7 @@ pub async fn csv(
     caller: Data<&Caller>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let (_, built) = outcome_for(&state, &caller, &slug).await?;
+    let (_, built) = outcome::for_caller(&state.db, &caller, &slug).await?;
     Ok(download(
         outcome::csv(&built)?,
         "text/csv; charset=utf-8",
@@ -153,7 +134,7 @@ pub async fn json(
     caller: Data<&Caller>,
     Path(slug): Path<String>,
 ) -> Result<Response, AppError> {
-    let (_, built) = outcome_for(&state, &caller, &slug).await?;
+    let (_, built) = outcome::for_caller(&state.db, &caller, &slug).await?;
     let body = serde_json::to_string_pretty(&built).map_err(AppError::internal)?;
     Ok(download(
         body,

@@ -22,15 +22,6 @@ use crate::uk_time;
 use crate::web::forms::{Choice, Errors, Fields, choices, refusal};
 use crate::web::page::{PageContext, render, render_with_status, see_other};
 
-async fn open_view(
-    state: &AppState,
-    caller: &Caller,
-    slug: &str,
-) -> Result<ConsultationView, AppError> {
-    let found = authoring::visible(&state.db, caller, slug).await?;
-    authoring::view(&state.db, found, None).await
-}
-
 #[derive(Template)]
 #[template(path = "consultations/section.html")]
 struct SectionPage {
@@ -49,7 +40,7 @@ pub async fn section_form(
     Path((slug, anchor)): Path<(String, String)>,
 ) -> Result<Html<String>, AppError> {
     let user = policy::require(&caller, Permission::Contribute)?;
-    let view = open_view(&state, &caller, &slug).await?;
+    let view = authoring::visible_view(&state.db, &caller, &slug).await?;
     let section = view.section(&anchor).ok_or(AppError::NotFound)?;
     let comment = responding::mine(&state.db, view.consultation.id, user.id)
         .await?
@@ -76,7 +67,7 @@ pub async fn section_submit(
     fields: Fields,
 ) -> Result<Response, AppError> {
     let user = policy::require(&caller, Permission::Contribute)?;
-    let view = open_view(&state, &caller, &slug).await?;
+    let view = authoring::visible_view(&state.db, &caller, &slug).await?;
     let section = view.section(&anchor).ok_or(AppError::NotFound)?.clone();
     let comment = fields.get("comment");
     match responding::save_comment(&state, user, &view, &anchor, comment).await {
@@ -297,7 +288,7 @@ pub async fn response_form(
     Query(params): Query<ResponseParams>,
 ) -> Result<Html<String>, AppError> {
     let user = policy::require(&caller, Permission::Contribute)?;
-    let view = open_view(&state, &caller, &slug).await?;
+    let view = authoring::visible_view(&state.db, &caller, &slug).await?;
     if view.phase == Phase::Draft {
         return Err(AppError::NotFound);
     }
@@ -342,7 +333,7 @@ pub async fn response_submit(
     fields: Fields,
 ) -> Result<Response, AppError> {
     let user = policy::require(&caller, Permission::Contribute)?;
-    let view = open_view(&state, &caller, &slug).await?;
+    let view = authoring::visible_view(&state.db, &caller, &slug).await?;
     let input = form_input(&view, &fields);
     let action = fields.get("action");
     let key = match fields.get("submission_key") {
