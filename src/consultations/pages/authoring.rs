@@ -222,6 +222,22 @@ fn edit_page(
     }
 }
 
+/// The details form again, with what was refused.
+fn details_refused(
+    caller: &Caller,
+    state: &AppState,
+    existing: Option<ConsultationView>,
+    form: DetailsForm,
+    errors: Errors,
+    status: poem::http::StatusCode,
+) -> Result<Response, AppError> {
+    let question = QuestionFormView::of(&QuestionInput::default(), Errors::default());
+    render_with_status(
+        &edit_page(caller, state, existing, form, errors, question, None),
+        status,
+    )
+}
+
 #[handler]
 pub async fn new_form(
     state: Data<&AppState>,
@@ -265,18 +281,7 @@ pub async fn new_submit(
         ))),
         Err(err) => {
             let (errors, status) = refusal(err, "slug")?;
-            render_with_status(
-                &edit_page(
-                    &caller,
-                    &state,
-                    None,
-                    form,
-                    errors,
-                    QuestionFormView::of(&QuestionInput::default(), Errors::default()),
-                    None,
-                ),
-                status,
-            )
+            details_refused(&caller, &state, None, form, errors, status)
         }
     }
 }
@@ -369,18 +374,7 @@ pub async fn edit_submit(
         ))),
         Err(err) => {
             let (errors, status) = refusal(err, "title")?;
-            render_with_status(
-                &edit_page(
-                    &caller,
-                    &state,
-                    Some(view),
-                    form,
-                    errors,
-                    QuestionFormView::of(&QuestionInput::default(), Errors::default()),
-                    None,
-                ),
-                status,
-            )
+            details_refused(&caller, &state, Some(view), form, errors, status)
         }
     }
 }
@@ -408,18 +402,7 @@ pub async fn publish_submit(
         Err(err) => {
             let (errors, status) = refusal(err, "publish")?;
             let form = DetailsForm::of(&view);
-            render_with_status(
-                &edit_page(
-                    &caller,
-                    &state,
-                    Some(view),
-                    form,
-                    errors,
-                    QuestionFormView::of(&QuestionInput::default(), Errors::default()),
-                    None,
-                ),
-                status,
-            )
+            details_refused(&caller, &state, Some(view), form, errors, status)
         }
     }
 }
