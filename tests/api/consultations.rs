@@ -1873,3 +1873,39 @@ async fn a_published_consultation_closes_early_from_its_page_with_its_fixed_deta
 fn hidden_version(html: &str) -> String {
     crate::helpers::hidden_value(html, "version").expect("a version field")
 }
+
+#[tokio::test]
+async fn a_respondent_asks_for_a_link_back_to_their_draft_and_gets_one_email() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let address = "later@example.nhs.uk";
+    let token = respondent(&app, address, "expert", "Lee Later").await;
+    let path = format!("{}/resume-link", response_path(&c));
+    let before = app.api_send(Method::POST, &path, &token, &[], None).await;
+    assert_eq!(
+        before.status(),
+        404,
+        "there is no draft to come back to yet"
+    );
+
+    save(&app, &token, &c, &json!({ "capacity": "individual" })).await;
+    for _ in 0..2 {
+        let resp = app.api_send(Method::POST, &path, &token, &[], None).await;
+        assert_eq!(resp.status(), 202);
+    }
+    let email = app.wait_for_email(address, 1).await;
+    assert!(email.contains("Carry on with your response to"), "{email}");
+    assert!(
+        email.contains("next=3D%2Fconsultations%2Ftoken-standard%2Fresponse")
+            || email.contains("next=%2Fconsultations%2Ftoken-standard%2Fresponse"),
+        "{email}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        app.emails_to(address).len(),
+        1,
+        "asking twice sends one email"
+    );
+    app.stop().await;
+}

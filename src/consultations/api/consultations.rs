@@ -347,6 +347,13 @@ pub enum CreatedConsultation {
 }
 
 #[derive(ApiResponse)]
+pub enum ResumeLinkResponse {
+    /// The link is on its way (or was sent within the last ten minutes).
+    #[oai(status = 202)]
+    Accepted,
+}
+
+#[derive(ApiResponse)]
 pub enum CreatedQuestion {
     #[oai(status = 201)]
     Created(Json<QuestionOut>),
@@ -693,6 +700,27 @@ impl ConsultationsApi {
             .await?
             .ok_or(AppError::NotFound)?;
         Ok(Json(my_response(&view, &found)))
+    }
+
+    /// Email the caller a link back to their saved response
+    ///
+    /// Signing in from the link, on any device, returns to the response. At
+    /// most one email every ten minutes; asking again within them sends none.
+    #[oai(
+        path = "/consultations/:slug/response/resume-link",
+        method = "post",
+        operation_id = "emailMyConsultationResumeLink"
+    )]
+    async fn resume_link(
+        &self,
+        state: Data<&AppState>,
+        caller: Data<&Caller>,
+        slug: Path<String>,
+    ) -> Result<ResumeLinkResponse, ApiError> {
+        let user = policy::require(&caller, Permission::Contribute)?;
+        let view = authoring::visible_view(&state.db, &caller, &slug.0).await?;
+        responding::email_resume_link(&state, user, &view).await?;
+        Ok(ResumeLinkResponse::Accepted)
     }
 
     /// Submit the caller's saved response before the consultation closes
