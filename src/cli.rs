@@ -58,6 +58,15 @@ pub enum Command {
         #[command(subcommand)]
         command: ConsultationsCommand,
     },
+    /// Print the board's report to the Secretary of State for one month (UK time)
+    Report {
+        /// The month, for example 2026-10 (default: last month)
+        #[arg(long)]
+        period: Option<String>,
+        /// markdown or html
+        #[arg(long, default_value = "markdown", value_parser = ["markdown", "html"])]
+        format: String,
+    },
     /// Rebuild the search index from the database, with progress. A running service keeps
     /// answering from the old index and switches to the new one when it is ready
     Reindex,
@@ -204,6 +213,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let conn = migrated(&settings).await?;
             import_responses(&conn, &consultation, &file).await
+        }
+        Command::Report { period, format } => {
+            use crate::triage::report::{self, Period};
+            let conn = migrated(&settings).await?;
+            let period = match period {
+                Some(raw) => Period::parse(&raw).map_err(|_| {
+                    anyhow::anyhow!("--period must be a month such as 2026-10, not {raw}")
+                })?,
+                None => Period::previous(chrono::Utc::now()),
+            };
+            let built = report::build(&conn, period).await?;
+            let text = if format == "html" {
+                crate::triage::pages::html_document(&built)?
+            } else {
+                report::markdown(&built)
+            };
+            print!("{text}");
+            Ok(())
         }
         Command::Reindex => {
             let conn = migrated(&settings).await?;

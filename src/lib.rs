@@ -26,5 +26,6 @@ pub mod status_history;
 pub mod submissions;
 pub mod telemetry;
 pub mod text;
+pub mod triage;
 pub mod uk_time;
 pub mod web;

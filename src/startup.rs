@@ -177,6 +177,16 @@ pub fn routes(state: AppState) -> impl Endpoint {
             get(idea_pages::themes).post(idea_pages::theme_create),
         )
         .at("/board/themes/:id", post(idea_pages::theme_update))
+        .at(
+            "/board/dashboard",
+            get(crate::triage::pages::dashboard_page),
+        )
+        .at("/board/report", get(crate::triage::pages::report_page))
+        .at(
+            "/board/report.md",
+            get(crate::triage::pages::report_markdown),
+        )
+        .at("/board/report.html", get(crate::triage::pages::report_html))
         .at("/reports", get(report_pages::list))
         .at(
             "/reports/new",

@@ -158,6 +158,22 @@ test('a board member analyses responses, decides a comment and starts a consulta
   await page.goto(`/consultations/${slug}/versions/1`)
   assert.match(await page.locator('main').textContent(), /14 days/)
   await expectNoAxeViolations(page, 'an earlier version')
+
+  // The board's dashboard and its report back to government.
+  await page.getByRole('link', { name: 'Dashboard' }).first().click()
+  await page.waitForURL('**/board/dashboard')
+  assert.ok((await page.locator('svg.app-chart[role=img]').count()) >= 6, 'charts are drawn')
+  await expectNoAxeViolations(page, 'dashboard')
+  await page.getByRole('link', { name: 'Report back to government' }).click()
+  await page.waitForURL('**/board/report')
+  await page.getByLabel('Month').fill('October')
+  await page.getByRole('button', { name: 'Show report' }).click()
+  assert.equal(await page.locator('.nhsuk-error-summary').count(), 1)
+  await expectNoAxeViolations(page, 'report with an error')
+  await page.getByLabel('Month').fill(new Date().toISOString().slice(0, 7))
+  await page.getByRole('button', { name: 'Show report' }).click()
+  assert.match(await page.locator('main').textContent(), /Headlines/)
+  await expectNoAxeViolations(page, 'report back to government')
   await context.close()
 })
 

@@ -18,3 +18,4 @@ mod search;
 mod sign_in;
 mod smtp_sink;
 mod tokens;
+mod triage;
