@@ -187,6 +187,14 @@ pub fn routes(state: AppState) -> impl Endpoint {
             get(crate::triage::pages::report_markdown),
         )
         .at("/board/report.html", get(crate::triage::pages::report_html))
+        .at(
+            "/board/audit/:subject_type/:subject_id",
+            get(crate::triage::pages::audit_page),
+        )
+        .at(
+            "/board/audit/:subject_type/:subject_id/csv",
+            get(crate::triage::pages::audit_csv),
+        )
         .at("/reports", get(report_pages::list))
         .at(
             "/reports/new",

@@ -112,6 +112,10 @@ test('a board member analyses responses, decides a comment and starts a consulta
   await page.locator('table a').first().click()
   await page.waitForURL(/analysis\/responses\/[0-9a-f-]+$/)
   await expectNoAxeViolations(page, 'one response')
+  await page.getByRole('link', { name: 'Changes to this response' }).click()
+  await page.waitForURL(/\/board\/audit\/consultation_response\//)
+  assert.match(await page.locator('main').textContent(), /consultation_response\.submitted/)
+  await expectNoAxeViolations(page, 'the changes to a response')
 
   await page.goto(`/consultations/${SLUG}/outcome`)
   await expectNoAxeViolations(page, 'outcome preview')

@@ -1,6 +1,7 @@
-//! The board's workspace: the dashboard and the periodic report back to
-//! government.
+//! The board's workspace: the dashboard, the periodic report back to
+//! government, and the audit trail of every item.
 
+pub mod audit;
 pub mod dashboard;
 pub mod pages;
 pub mod report;

@@ -187,3 +187,53 @@ pub async fn report_html(
         &format!("board-report-{}.html", period.value()),
     ))
 }
+
+#[derive(Template)]
+#[template(path = "triage/audit.html")]
+struct AuditPage {
+    page: PageContext,
+    subject_type: String,
+    subject_id: uuid::Uuid,
+    label: &'static str,
+    entries: Vec<super::audit::Entry>,
+}
+
+impl AuditPage {
+    fn when(&self, at: &chrono::DateTime<Utc>) -> String {
+        crate::uk_time::display(*at)
+    }
+}
+
+#[handler]
+pub async fn audit_page(
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+    poem::web::Path((subject_type, subject_id)): poem::web::Path<(String, uuid::Uuid)>,
+) -> Result<Html<String>, AppError> {
+    policy::require(&caller, Permission::Triage)?;
+    let label = super::audit::subject_label(&subject_type).ok_or(AppError::NotFound)?;
+    let entries = super::audit::timeline(&state.db, &subject_type, subject_id).await?;
+    render(&AuditPage {
+        page: PageContext::new(&caller, &state.key),
+        subject_type,
+        subject_id,
+        label,
+        entries,
+    })
+}
+
+#[handler]
+pub async fn audit_csv(
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+    poem::web::Path((subject_type, subject_id)): poem::web::Path<(String, uuid::Uuid)>,
+) -> Result<Response, AppError> {
+    policy::require(&caller, Permission::Triage)?;
+    super::audit::subject_label(&subject_type).ok_or(AppError::NotFound)?;
+    let entries = super::audit::timeline(&state.db, &subject_type, subject_id).await?;
+    Ok(download(
+        super::audit::csv(&entries)?,
+        "text/csv; charset=utf-8",
+        &format!("audit-{subject_type}-{subject_id}.csv"),
+    ))
+}

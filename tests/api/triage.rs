@@ -221,3 +221,51 @@ async fn the_command_line_prints_a_month_s_report_and_refuses_a_bad_month() {
         String::from_utf8_lossy(&bad.stderr).contains("--period must be a month such as 2026-10")
     );
 }
+
+#[tokio::test]
+async fn every_change_to_an_item_is_on_its_timeline_for_the_board_and_downloads_as_csv() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let report = escalated_report(&app, &board).await;
+    let id = report["id"].as_str().expect("id");
+    let path = format!("/board/audit/report/{id}");
+    assert_eq!(app.get(&path).await.status(), 401);
+    app.sign_in_as("board@example.nhs.uk", Role::Board).await;
+    let page = app.get_html(&path).await;
+    let submitted = page
+        .find("report.submitted")
+        .expect("the submission is recorded");
+    let escalated = page
+        .rfind("escalated")
+        .unwrap_or_else(|| panic!("the escalation is recorded: {page}"));
+    assert!(submitted < escalated, "oldest first");
+    assert!(
+        page.contains("Test Person"),
+        "the board member who changed it is named"
+    );
+
+    let csv = app.get(&format!("{path}/csv")).await;
+    assert_eq!(csv.status(), 200);
+    let body = csv.text().await.expect("text");
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let actions: Vec<String> = reader
+        .records()
+        .map(|r| r.expect("row")[2].to_owned())
+        .collect();
+    assert_eq!(
+        actions.first().map(String::as_str),
+        Some("report.submitted")
+    );
+    assert_eq!(
+        actions.iter().filter(|a| a.contains("status")).count(),
+        2,
+        "{actions:?}"
+    );
+    assert_eq!(
+        app.get("/board/audit/martians/00000000-0000-0000-0000-000000000000")
+            .await
+            .status(),
+        404
+    );
+    app.stop().await;
+}
