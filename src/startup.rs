@@ -181,6 +181,11 @@ pub fn routes(state: AppState) -> impl Endpoint {
             "/board/dashboard",
             get(crate::triage::pages::dashboard_page),
         )
+        .at("/board/inbox", get(crate::triage::inbox_pages::inbox_page))
+        .at(
+            "/board/inbox/assign",
+            post(crate::triage::inbox_pages::inbox_assign),
+        )
         .at("/board/report", get(crate::triage::pages::report_page))
         .at(
             "/board/report.md",

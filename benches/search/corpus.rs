@@ -506,6 +506,7 @@ pub async fn generate(
             support_count: Set((rng.unit().powi(6) * 400.0) as i32),
             comment_count: Set(0),
             version: Set(1),
+            assignee_id: Set(None),
             created_at: Set(created),
             updated_at: Set(created),
         });
@@ -574,6 +575,7 @@ pub async fn generate(
             confidential: Set(rng.below(10) == 0),
             status: Set((*rng.weighted(&report_statuses)).to_owned()),
             version: Set(1),
+            assignee_id: Set(None),
             created_at: Set(created),
             updated_at: Set(created),
         });
@@ -735,6 +737,7 @@ async fn responses(
             redacted_by: Set(None),
             redacted_at: Set(None),
             version: Set(1),
+            assignee_id: Set(None),
             created_at: Set(created),
             updated_at: Set(created),
         });

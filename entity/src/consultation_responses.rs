@@ -33,6 +33,8 @@ pub struct Model {
     pub redacted_by: Option<Uuid>,
     pub redacted_at: Option<DateTimeUtc>,
     pub version: i32,
+    /// The board member handling it, if any.
+    pub assignee_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -21,6 +21,8 @@ pub struct Model {
     pub comment_count: i32,
     /// Bumped on every change, so that stale updates can be refused.
     pub version: i32,
+    /// The board member handling it, if any.
+    pub assignee_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -26,6 +26,8 @@ pub struct Model {
     /// new | triaged | investigating | escalated | resolved | closed | not_actionable
     pub status: String,
     pub version: i32,
+    /// The board member handling it, if any.
+    pub assignee_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

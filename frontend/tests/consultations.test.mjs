@@ -163,6 +163,17 @@ test('a board member analyses responses, decides a comment and starts a consulta
   assert.match(await page.locator('main').textContent(), /14 days/)
   await expectNoAxeViolations(page, 'an earlier version')
 
+  // The inbox: tick an item with the keyboard and assign it to me.
+  await page.getByRole('link', { name: 'Inbox' }).first().click()
+  await page.waitForURL('**/board/inbox')
+  await expectNoAxeViolations(page, 'inbox')
+  await page.locator('input[name=item]').first().focus()
+  await page.keyboard.press('Space')
+  await page.getByRole('button', { name: 'Assign to me' }).click()
+  await page.waitForURL('**/board/inbox/assign')
+  assert.match(await page.locator('.nhsuk-notification-banner').textContent(), /Assigned\./)
+  await expectNoAxeViolations(page, 'inbox after assigning')
+
   // The board's dashboard and its report back to government.
   await page.getByRole('link', { name: 'Dashboard' }).first().click()
   await page.waitForURL('**/board/dashboard')

@@ -6,6 +6,7 @@ mod m20261121_000001_foundation;
 mod m20261121_000002_ideas_reports;
 mod m20261121_000003_saved_searches;
 mod m20261121_000004_consultations;
+mod m20261121_000005_assignment;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_ideas_reports::Migration),
             Box::new(m20261121_000003_saved_searches::Migration),
             Box::new(m20261121_000004_consultations::Migration),
+            Box::new(m20261121_000005_assignment::Migration),
         ]
     }
 }

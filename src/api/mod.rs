@@ -13,6 +13,7 @@ use crate::reports::api::ReportsApi;
 use crate::search::api::SearchApi;
 use crate::search::saved::api::SavedSearchesApi;
 use crate::submissions::api::SubmissionsApi;
+use crate::triage::api::TriageApi;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -26,6 +27,8 @@ pub enum ApiTags {
     Organisations,
     /// Consultations on proposed standards: documents, questions, responses, analysis and outcomes
     Consultations,
+    /// The board's inbox and assignment
+    Triage,
     /// One search over everything the caller may see, similar items, and saved searches
     Search,
 }
@@ -61,6 +64,7 @@ pub type Apis = (
     ConsultationAnalysisApi,
     SearchApi,
     SavedSearchesApi,
+    TriageApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -75,6 +79,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             ConsultationAnalysisApi,
             SearchApi,
             SavedSearchesApi,
+            TriageApi,
         ),
         "HealthTech Hub API",
         env!("CARGO_PKG_VERSION"),

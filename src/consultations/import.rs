@@ -423,6 +423,7 @@ pub async fn import(
                 redacted_by: Set(None),
                 redacted_at: Set(None),
                 version: Set(1),
+                assignee_id: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             }

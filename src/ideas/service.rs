@@ -250,6 +250,7 @@ async fn insert(
         support_count: Set(0),
         comment_count: Set(0),
         version: Set(1),
+        assignee_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -156,6 +156,7 @@ async fn insert(
         confidential: Set(report.confidential),
         status: Set(ReportStatus::New.as_str().to_owned()),
         version: Set(1),
+        assignee_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -1,7 +1,11 @@
 //! The board's workspace: the dashboard, the periodic report back to
 //! government, and the audit trail of every item.
 
+pub mod api;
 pub mod audit;
 pub mod dashboard;
+pub mod inbox;
+pub mod inbox_pages;
+pub mod inbox_params;
 pub mod pages;
 pub mod report;

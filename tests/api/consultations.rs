@@ -20,8 +20,8 @@ const DOCUMENT: &str = "# Scope\n\nThis standard covers API access to clinical s
 const DOCUMENT_V2: &str = "# Scope\n\nThis standard covers API access to clinical and administrative systems.\n\n# Token lifetimes\n\nAccess tokens last ten minutes.\n\n## Refresh tokens\n\nRefresh tokens last twelve hours and rotate on use.";
 
 /// A consultation made through the API, with its question ids.
-struct Consultation {
-    slug: String,
+pub(crate) struct Consultation {
+    pub(crate) slug: String,
     audience: Vec<&'static str>,
     opens_at: String,
     free_text: String,
@@ -118,7 +118,7 @@ async fn create_draft(
 }
 
 /// Creates and publishes a consultation that is open now and closes tomorrow.
-async fn open_consultation(
+pub(crate) async fn open_consultation(
     app: &TestApp,
     board: &str,
     slug: &str,
@@ -162,7 +162,12 @@ async fn close(app: &TestApp, board: &str, c: &Consultation) {
 }
 
 /// A contributor with a respondent type and a name, and their API token.
-async fn respondent(app: &TestApp, address: &str, respondent_type: &str, name: &str) -> String {
+pub(crate) async fn respondent(
+    app: &TestApp,
+    address: &str,
+    respondent_type: &str,
+    name: &str,
+) -> String {
     let token = app.api_token_for(address, Role::Contributor).await;
     users::Entity::update_many()
         .col_expr(
@@ -247,7 +252,7 @@ async fn comment_on(
 
 /// Saves a complete response, optionally comments on the scope, submits it,
 /// and returns the submitted response.
-async fn respond(
+pub(crate) async fn respond(
     app: &TestApp,
     token: &str,
     c: &Consultation,

@@ -269,3 +269,187 @@ async fn every_change_to_an_item_is_on_its_timeline_for_the_board_and_downloads_
     );
     app.stop().await;
 }
+
+/// An idea, a critical report and a consultation response, one of each.
+async fn one_of_each(app: &TestApp, board: &str) -> (Value, Value, String) {
+    let author = app
+        .api_token_for("author@example.nhs.uk", Role::Contributor)
+        .await;
+    let idea = create_idea(app, &author, &idea_body("Inbox idea")).await;
+    let report = escalated_report(app, board).await;
+    let c =
+        crate::consultations::open_consultation(app, board, "inbox-standard", &["everyone"]).await;
+    let token =
+        crate::consultations::respondent(app, "resp@example.nhs.uk", "expert", "Rhys Respondent")
+            .await;
+    crate::consultations::respond(app, &token, &c, "Keep tokens short", "named", None).await;
+    (idea, report, c.slug.clone())
+}
+
+fn kinds_of(inbox: &Value) -> Vec<String> {
+    inbox["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["kind"].as_str().expect("kind").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_inbox_holds_every_kind_with_counts_and_narrows_by_each_filter() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let (_, _, slug) = one_of_each(&app, &board).await;
+    let all: Value = app.api_json("/api/v1/inbox", &board).await;
+    assert_eq!(all["total"], 3);
+    assert_eq!(
+        kinds_of(&all),
+        ["idea", "report", "consultation_response"],
+        "oldest first"
+    );
+    let newest: Value = app.api_json("/api/v1/inbox?sort=newest", &board).await;
+    assert_eq!(
+        kinds_of(&newest),
+        ["consultation_response", "report", "idea"]
+    );
+    for (query, expected) in [
+        ("kind=report", vec!["report"]),
+        (
+            "kind=idea&kind=consultation_response",
+            vec!["idea", "consultation_response"],
+        ),
+        ("severity=critical", vec!["report"]),
+        ("status=escalated", vec!["report"]),
+        (
+            &format!("consultation={slug}") as &str,
+            vec!["consultation_response"],
+        ),
+        ("organisation=oxford", vec!["report"]),
+        (
+            "assignee=unassigned",
+            vec!["idea", "report", "consultation_response"],
+        ),
+        ("assignee=me", vec![]),
+        ("older_than_days=1", vec![]),
+    ] {
+        let got: Value = app
+            .api_json(&format!("/api/v1/inbox?{query}"), &board)
+            .await;
+        assert_eq!(kinds_of(&got), expected, "{query}");
+    }
+    let bad = app
+        .api_get("/api/v1/inbox?assignee=bob&limit=1000", &board)
+        .await;
+    assert_eq!(bad.status(), 422);
+    let contributor = app
+        .api_token_for("someone@example.nhs.uk", Role::Contributor)
+        .await;
+    assert_eq!(
+        app.api_get("/api/v1/inbox", &contributor).await.status(),
+        403
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_board_members_assigning_at_once_never_overwrite_each_other() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let other = app.api_token_for("other@example.nhs.uk", Role::Board).await;
+    let (idea, _, _) = one_of_each(&app, &board).await;
+    let me: Value = app.api_json("/api/v1/me", &board).await;
+    let them: Value = app.api_json("/api/v1/me", &other).await;
+    let listed: Value = app.api_json("/api/v1/inbox?kind=idea", &board).await;
+    let version = listed["items"][0]["version"].as_i64().expect("version");
+    let path = format!(
+        "/api/v1/inbox/idea/{}/assignee",
+        idea["id"].as_str().expect("id")
+    );
+    let mine = json!({ "assignee": me["id"], "version": version });
+    let theirs = json!({ "assignee": them["id"], "version": version });
+    let (a, b) = tokio::join!(
+        app.api_send(reqwest::Method::PUT, &path, &board, &[], Some(&mine)),
+        app.api_send(reqwest::Method::PUT, &path, &other, &[], Some(&theirs)),
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "exactly one wins");
+    let loser = if a.status() == 409 { a } else { b };
+    let problem: Value = loser.json().await.expect("json");
+    assert_eq!(problem["type"], "/problems/conflict");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .expect("detail")
+            .contains(&format!("version {}", version + 1))
+    );
+
+    // A contributor cannot be assigned items.
+    let author: Value = app
+        .api_json(
+            "/api/v1/me",
+            &app.api_token_for("author@example.nhs.uk", Role::Contributor)
+                .await,
+        )
+        .await;
+    let refused = app
+        .api_send(
+            reqwest::Method::PUT,
+            &path,
+            &board,
+            &[],
+            Some(&json!({ "assignee": author["id"] })),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let timeline = entity::audit_events::Entity::find()
+        .filter(entity::audit_events::Column::Action.eq("triage.assigned"))
+        .all(&app.db)
+        .await
+        .expect("audit");
+    assert_eq!(timeline.len(), 1, "the refused changes left no trace");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn assigning_ticked_items_from_the_page_reports_what_happened_to_each() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let (idea, report, _) = one_of_each(&app, &board).await;
+    app.sign_in_as("board@example.nhs.uk", Role::Board).await;
+    let page = app.get_html("/board/inbox").await;
+    assert!(
+        page.contains("3 items: 1 ideas, 1 reports, 1 consultation responses"),
+        "{page}"
+    );
+    let idea_item = format!("idea:{}:1", idea["id"].as_str().expect("id"));
+    // The report changed (its status) after this version: the page was stale for it.
+    let report_item = format!("report:{}:1", report["id"].as_str().expect("id"));
+    let title_field = format!("title-{}", idea["id"].as_str().expect("id"));
+    let resp = app
+        .post_form(
+            "/board/inbox/assign",
+            "/board/inbox",
+            &[
+                ("item", &idea_item),
+                ("item", &report_item),
+                (title_field.as_str(), "Inbox idea"),
+                ("action", "me"),
+                ("back", "/board/inbox?kind=idea&kind=report"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let html = resp.text().await.expect("html");
+    assert!(
+        html.contains("<strong>Inbox idea</strong>: Assigned."),
+        "{html}"
+    );
+    assert!(
+        html.contains("Not changed: someone changed it after you loaded the page"),
+        "{html}"
+    );
+    let mine: Value = app.api_json("/api/v1/inbox?assignee=me", &board).await;
+    assert_eq!(kinds_of(&mine), ["idea"]);
+    app.stop().await;
+}

@@ -120,6 +120,7 @@ async fn draft_of(
         redacted_by: Set(None),
         redacted_at: Set(None),
         version: Set(1),
+        assignee_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     })

@@ -1,0 +1,253 @@
+//! `/api/v1/inbox`: the board's inbox and assignment.
+
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use uuid::Uuid;
+
+use super::inbox::{self, InboxKind, Outcome};
+use super::inbox_params::RawFilter;
+use crate::api::ApiTags;
+use crate::api::problem::ApiError;
+use crate::app_state::AppState;
+use crate::auth::caller::Caller;
+use crate::auth::policy::{self, Permission};
+use crate::error::{AppError, FieldError};
+
+pub struct TriageApi;
+
+#[derive(Debug, Object)]
+pub struct InboxItemOut {
+    /// idea, report or consultation_response
+    pub kind: String,
+    pub id: Uuid,
+    pub title: String,
+    pub status: String,
+    pub detail: String,
+    pub assignee_id: Option<Uuid>,
+    pub assignee: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Send it back when changing the item; a stale one is refused.
+    pub version: i32,
+    pub link: String,
+}
+
+#[derive(Debug, Object)]
+pub struct KindCount {
+    pub kind: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Object)]
+pub struct InboxOut {
+    pub total: u64,
+    pub counts: Vec<KindCount>,
+    pub items: Vec<InboxItemOut>,
+}
+
+#[derive(Debug, Object)]
+pub struct ItemRef {
+    /// idea, report or consultation_response
+    #[oai(default)]
+    pub kind: String,
+    pub id: Uuid,
+    /// The version the change is based on.
+    pub version: Option<i32>,
+}
+
+#[derive(Debug, Object)]
+pub struct AssignBody {
+    #[oai(default)]
+    pub items: Vec<ItemRef>,
+    /// A board member's id, or absent to unassign.
+    pub assignee: Option<Uuid>,
+}
+
+#[derive(Debug, Object)]
+pub struct AssignResult {
+    pub kind: String,
+    pub id: Uuid,
+    /// assigned, unassigned, stale or not_found
+    pub result: String,
+    /// The item's version now.
+    pub version: Option<i32>,
+}
+
+#[derive(Debug, Object)]
+pub struct AssigneeBody {
+    /// A board member's id, or absent to unassign.
+    pub assignee: Option<Uuid>,
+    /// The version the change is based on; a stale one is refused with 409.
+    pub version: Option<i32>,
+}
+
+#[derive(Debug, Object)]
+pub struct AssigneeOut {
+    pub version: i32,
+}
+
+fn kind_of(raw: &str) -> Result<InboxKind, AppError> {
+    InboxKind::parse(raw).ok_or_else(|| {
+        AppError::Validation(vec![FieldError::new(
+            "kind",
+            "Kind must be idea, report or consultation_response",
+        )])
+    })
+}
+
+#[OpenApi(prefix_path = "/v1", tag = "ApiTags::Triage")]
+impl TriageApi {
+    /// The board's inbox across ideas, reports and consultation responses
+    #[oai(path = "/inbox", method = "get", operation_id = "getInbox")]
+    #[expect(clippy::too_many_arguments)]
+    async fn inbox(
+        &self,
+        state: Data<&AppState>,
+        caller: Data<&Caller>,
+        /// idea, report or consultation_response (repeat for several)
+        #[oai(default)]
+        kind: Query<Vec<String>>,
+        /// A status of that kind's workflow
+        #[oai(default)]
+        status: Query<String>,
+        /// me, unassigned or a board member's id
+        #[oai(default)]
+        assignee: Query<String>,
+        /// A theme slug
+        #[oai(default)]
+        theme: Query<String>,
+        #[oai(default)] category: Query<String>,
+        #[oai(default)] severity: Query<String>,
+        /// Part of the organisation's name
+        #[oai(default)]
+        organisation: Query<String>,
+        /// A consultation's short name
+        #[oai(default)]
+        consultation: Query<String>,
+        #[oai(default)] older_than_days: Query<String>,
+        /// oldest (default) or newest
+        #[oai(default)]
+        sort: Query<String>,
+        #[oai(default)] offset: Query<String>,
+        #[oai(default)] limit: Query<String>,
+    ) -> Result<Json<InboxOut>, ApiError> {
+        let user = policy::require(&caller, Permission::Triage)?;
+        let raw = RawFilter {
+            kind: kind.0,
+            status: status.0,
+            assignee: assignee.0,
+            theme: theme.0,
+            category: category.0,
+            severity: severity.0,
+            organisation: organisation.0,
+            consultation: consultation.0,
+            older_than_days: older_than_days.0,
+            sort: sort.0,
+            offset: offset.0,
+            limit: limit.0,
+        };
+        let filter = raw.check(user.id)?;
+        let page = inbox::inbox(&state.db, &filter, Utc::now()).await?;
+        Ok(Json(InboxOut {
+            total: page.total,
+            counts: page
+                .counts
+                .iter()
+                .map(|(k, n)| KindCount {
+                    kind: k.as_str().to_owned(),
+                    count: *n,
+                })
+                .collect(),
+            items: page
+                .items
+                .into_iter()
+                .map(|i| InboxItemOut {
+                    kind: i.kind.as_str().to_owned(),
+                    id: i.id,
+                    title: i.title,
+                    status: i.status,
+                    detail: i.detail,
+                    assignee_id: i.assignee_id,
+                    assignee: i.assignee,
+                    created_at: i.created_at,
+                    version: i.version,
+                    link: i.link,
+                })
+                .collect(),
+        }))
+    }
+
+    /// Assign (or unassign) several items at once, with a result for each
+    #[oai(
+        path = "/inbox/assign",
+        method = "post",
+        operation_id = "assignInboxItems"
+    )]
+    async fn assign(
+        &self,
+        state: Data<&AppState>,
+        caller: Data<&Caller>,
+        body: Json<AssignBody>,
+    ) -> Result<Json<Vec<AssignResult>>, ApiError> {
+        let user = policy::require(&caller, Permission::Triage)?.clone();
+        if body.items.len() > inbox::MAX_LIMIT as usize {
+            return Err(AppError::Validation(vec![FieldError::new(
+                "items",
+                format!("At most {} items at once", inbox::MAX_LIMIT),
+            )])
+            .into());
+        }
+        let mut results = Vec::new();
+        for item in &body.items {
+            let kind = kind_of(&item.kind)?;
+            let outcome =
+                inbox::assign(&state.db, &user, kind, item.id, body.assignee, item.version).await?;
+            let (result, version) = match outcome {
+                Outcome::Done { version } => (
+                    if body.assignee.is_some() {
+                        "assigned"
+                    } else {
+                        "unassigned"
+                    },
+                    Some(version),
+                ),
+                Outcome::Stale { current_version } => ("stale", Some(current_version)),
+                Outcome::NotFound => ("not_found", None),
+            };
+            results.push(AssignResult {
+                kind: kind.as_str().to_owned(),
+                id: item.id,
+                result: result.to_owned(),
+                version,
+            });
+        }
+        Ok(Json(results))
+    }
+
+    /// Assign (or unassign) one item; a change based on a stale version is refused with 409
+    #[oai(
+        path = "/inbox/:kind/:id/assignee",
+        method = "put",
+        operation_id = "setInboxItemAssignee"
+    )]
+    async fn set_assignee(
+        &self,
+        state: Data<&AppState>,
+        caller: Data<&Caller>,
+        kind: Path<String>,
+        id: Path<Uuid>,
+        body: Json<AssigneeBody>,
+    ) -> Result<Json<AssigneeOut>, ApiError> {
+        let user = policy::require(&caller, Permission::Triage)?.clone();
+        let kind = kind_of(&kind.0)?;
+        match inbox::assign(&state.db, &user, kind, id.0, body.assignee, body.version).await? {
+            Outcome::Done { version } => Ok(Json(AssigneeOut { version })),
+            Outcome::Stale { current_version } => {
+                Err(crate::status_history::stale("item", current_version).into())
+            }
+            Outcome::NotFound => Err(AppError::NotFound.into()),
+        }
+    }
+}

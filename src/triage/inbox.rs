@@ -1,0 +1,529 @@
+//! One inbox across ideas, reports and submitted consultation responses,
+//! with filters and counts, and assignment that never overwrites a change
+//! it did not see (every item carries a version; a stale one is refused).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{
+    consultation_responses, consultations, idea_themes, ideas, item_themes, organisations, reports,
+    themes, users,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEvent};
+use crate::auth::domain::Role;
+use crate::auth::policy;
+use crate::error::{AppError, FieldError};
+use crate::ideas::domain::{IdeaStatus, labelled_enum};
+use crate::reports::domain::{Category, ReportStatus, Severity};
+
+labelled_enum!(
+    /// The kinds of item the inbox holds.
+    InboxKind {
+        Idea => ("idea", "Ideas"),
+        Report => ("report", "Reports"),
+        Response => ("consultation_response", "Consultation responses"),
+    }
+);
+
+labelled_enum!(
+    /// How the inbox is ordered.
+    InboxSort {
+        Oldest => ("oldest", "Oldest first"),
+        Newest => ("newest", "Newest first"),
+    }
+);
+
+/// Whose items to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Assignee {
+    Anyone,
+    Unassigned,
+    Person(Uuid),
+}
+
+#[derive(Debug, Clone)]
+pub struct InboxFilter {
+    /// Empty: every kind.
+    pub kinds: Vec<InboxKind>,
+    pub status: Option<String>,
+    pub assignee: Assignee,
+    pub theme: Option<String>,
+    pub category: Option<String>,
+    pub severity: Option<String>,
+    pub organisation: Option<String>,
+    pub consultation: Option<String>,
+    pub older_than_days: Option<i64>,
+    pub sort: InboxSort,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+pub const MAX_LIMIT: u64 = 100;
+pub const MAX_OFFSET: u64 = 10_000;
+
+/// An item as the inbox lists it.
+#[derive(Debug, Clone)]
+pub struct InboxItem {
+    pub kind: InboxKind,
+    pub id: Uuid,
+    pub title: String,
+    pub status: String,
+    pub status_label: String,
+    /// Severity and problem, themes, or the consultation.
+    pub detail: String,
+    pub assignee_id: Option<Uuid>,
+    pub assignee: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub version: i32,
+    pub link: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct InboxPage {
+    pub items: Vec<InboxItem>,
+    /// Matching items of each kind.
+    pub counts: Vec<(InboxKind, u64)>,
+    pub total: u64,
+}
+
+impl InboxFilter {
+    fn wants(&self, kind: InboxKind) -> bool {
+        let applies = match kind {
+            InboxKind::Idea => {
+                self.category.is_none()
+                    && self.severity.is_none()
+                    && self.organisation.is_none()
+                    && self.consultation.is_none()
+            }
+            InboxKind::Report => self.theme.is_none() && self.consultation.is_none(),
+            InboxKind::Response => {
+                self.category.is_none()
+                    && self.severity.is_none()
+                    && self.status.as_deref().is_none_or(|s| s == "submitted")
+            }
+        };
+        applies && (self.kinds.is_empty() || self.kinds.contains(&kind))
+    }
+
+    fn before(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.older_than_days.map(|d| now - Duration::days(d))
+    }
+}
+
+fn assignee_condition<C: ColumnTrait>(column: C, assignee: Assignee) -> Condition {
+    match assignee {
+        Assignee::Anyone => Condition::all(),
+        Assignee::Unassigned => Condition::all().add(column.is_null()),
+        Assignee::Person(id) => Condition::all().add(column.eq(id)),
+    }
+}
+
+fn ideas_query(f: &InboxFilter, now: DateTime<Utc>) -> sea_orm::Select<ideas::Entity> {
+    let mut q =
+        ideas::Entity::find().filter(assignee_condition(ideas::Column::AssigneeId, f.assignee));
+    if let Some(status) = &f.status {
+        q = q.filter(ideas::Column::Status.eq(status.as_str()));
+    }
+    if let Some(slug) = &f.theme {
+        q = q.filter(
+            ideas::Column::Id.in_subquery(
+                Query::select()
+                    .column(idea_themes::Column::IdeaId)
+                    .from(idea_themes::Entity)
+                    .inner_join(
+                        themes::Entity,
+                        Expr::col((themes::Entity, themes::Column::Id))
+                            .equals((idea_themes::Entity, idea_themes::Column::ThemeId)),
+                    )
+                    .and_where(Expr::col((themes::Entity, themes::Column::Slug)).eq(slug.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(before) = f.before(now) {
+        q = q.filter(ideas::Column::CreatedAt.lt(before));
+    }
+    q
+}
+
+fn reports_query(f: &InboxFilter, now: DateTime<Utc>) -> sea_orm::Select<reports::Entity> {
+    let mut q =
+        reports::Entity::find().filter(assignee_condition(reports::Column::AssigneeId, f.assignee));
+    if let Some(status) = &f.status {
+        q = q.filter(reports::Column::Status.eq(status.as_str()));
+    }
+    if let Some(category) = &f.category {
+        q = q.filter(reports::Column::Category.eq(category.as_str()));
+    }
+    if let Some(severity) = &f.severity {
+        q = q.filter(reports::Column::Severity.eq(severity.as_str()));
+    }
+    if let Some(name) = &f.organisation {
+        q = q.filter(
+            reports::Column::OrganisationId.in_subquery(
+                Query::select()
+                    .column(organisations::Column::Id)
+                    .from(organisations::Entity)
+                    .and_where(crate::db::contains_ignoring_case(
+                        organisations::Column::Name,
+                        name,
+                    ))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(before) = f.before(now) {
+        q = q.filter(reports::Column::CreatedAt.lt(before));
+    }
+    q
+}
+
+fn responses_query(
+    f: &InboxFilter,
+    now: DateTime<Utc>,
+) -> sea_orm::Select<consultation_responses::Entity> {
+    let mut q = consultation_responses::Entity::find()
+        .filter(consultation_responses::Column::Status.eq("submitted"))
+        .filter(assignee_condition(
+            consultation_responses::Column::AssigneeId,
+            f.assignee,
+        ));
+    if let Some(slug) = &f.theme {
+        q = q.filter(
+            consultation_responses::Column::Id.in_subquery(
+                Query::select()
+                    .column(item_themes::Column::SubjectId)
+                    .from(item_themes::Entity)
+                    .inner_join(
+                        themes::Entity,
+                        Expr::col((themes::Entity, themes::Column::Id))
+                            .equals((item_themes::Entity, item_themes::Column::ThemeId)),
+                    )
+                    .and_where(
+                        Expr::col((item_themes::Entity, item_themes::Column::SubjectType))
+                            .eq(crate::consultations::responding::SUBJECT),
+                    )
+                    .and_where(Expr::col((themes::Entity, themes::Column::Slug)).eq(slug.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(slug) = &f.consultation {
+        q = q.filter(
+            consultation_responses::Column::ConsultationId.in_subquery(
+                Query::select()
+                    .column(consultations::Column::Id)
+                    .from(consultations::Entity)
+                    .and_where(Expr::col(consultations::Column::Slug).eq(slug.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(name) = &f.organisation {
+        q = q.filter(crate::db::contains_ignoring_case(
+            (
+                consultation_responses::Entity,
+                consultation_responses::Column::OrganisationName,
+            ),
+            name,
+        ));
+    }
+    if let Some(before) = f.before(now) {
+        q = q.filter(consultation_responses::Column::SubmittedAt.lt(before));
+    }
+    q
+}
+
+async fn names(
+    conn: &impl ConnectionTrait,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, String>, AppError> {
+    Ok(crate::auth::people::load(conn, ids)
+        .await?
+        .into_iter()
+        .map(|(id, p)| (id, p.name))
+        .collect())
+}
+
+/// One page of the inbox, with counts of matching items of each kind.
+pub async fn inbox(
+    conn: &impl ConnectionTrait,
+    filter: &InboxFilter,
+    now: DateTime<Utc>,
+) -> Result<InboxPage, AppError> {
+    let wanted = (filter.offset + filter.limit) as usize;
+    let newest = filter.sort == InboxSort::Newest;
+    let mut items: Vec<InboxItem> = Vec::new();
+    let mut counts = Vec::new();
+    if filter.wants(InboxKind::Idea) {
+        counts.push((InboxKind::Idea, ideas_query(filter, now).count(conn).await?));
+        let q = ideas_query(filter, now);
+        let q = if newest {
+            q.order_by_desc(ideas::Column::CreatedAt)
+        } else {
+            q.order_by_asc(ideas::Column::CreatedAt)
+        };
+        for i in q.limit(wanted as u64).all(conn).await? {
+            items.push(InboxItem {
+                kind: InboxKind::Idea,
+                id: i.id,
+                status_label: IdeaStatus::parse(&i.status)
+                    .map(IdeaStatus::label)
+                    .unwrap_or(&i.status)
+                    .to_owned(),
+                status: i.status,
+                detail: format!("{} supporters", i.support_count),
+                assignee_id: i.assignee_id,
+                assignee: None,
+                created_at: i.created_at,
+                version: i.version,
+                link: format!("/ideas/{}", i.id),
+                title: i.title,
+            });
+        }
+    }
+    if filter.wants(InboxKind::Report) {
+        counts.push((
+            InboxKind::Report,
+            reports_query(filter, now).count(conn).await?,
+        ));
+        let q = reports_query(filter, now);
+        let q = if newest {
+            q.order_by_desc(reports::Column::CreatedAt)
+        } else {
+            q.order_by_asc(reports::Column::CreatedAt)
+        };
+        for r in q.limit(wanted as u64).all(conn).await? {
+            items.push(InboxItem {
+                kind: InboxKind::Report,
+                id: r.id,
+                status_label: ReportStatus::parse(&r.status)
+                    .map(ReportStatus::label)
+                    .unwrap_or(&r.status)
+                    .to_owned(),
+                status: r.status,
+                detail: format!(
+                    "{} · {}",
+                    Severity::parse(&r.severity)
+                        .map(Severity::label)
+                        .unwrap_or(&r.severity),
+                    Category::parse(&r.category)
+                        .map(Category::label)
+                        .unwrap_or(&r.category)
+                ),
+                assignee_id: r.assignee_id,
+                assignee: None,
+                created_at: r.created_at,
+                version: r.version,
+                link: format!("/reports/{}", r.id),
+                title: r.system_name,
+            });
+        }
+    }
+    if filter.wants(InboxKind::Response) {
+        counts.push((
+            InboxKind::Response,
+            responses_query(filter, now).count(conn).await?,
+        ));
+        let q = responses_query(filter, now);
+        let q = if newest {
+            q.order_by_desc(consultation_responses::Column::SubmittedAt)
+        } else {
+            q.order_by_asc(consultation_responses::Column::SubmittedAt)
+        };
+        let found = q.limit(wanted as u64).all(conn).await?;
+        let parent_ids: Vec<Uuid> = found.iter().map(|r| r.consultation_id).collect();
+        let parents: HashMap<Uuid, consultations::Model> = if parent_ids.is_empty() {
+            HashMap::new()
+        } else {
+            consultations::Entity::find()
+                .filter(consultations::Column::Id.is_in(parent_ids))
+                .all(conn)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect()
+        };
+        let people = names(conn, found.iter().filter_map(|r| r.respondent_id)).await?;
+        for r in found {
+            let Some(c) = parents.get(&r.consultation_id) else {
+                continue;
+            };
+            let who = r
+                .respondent_id
+                .and_then(|id| people.get(&id).cloned())
+                .or_else(|| r.respondent_name.clone())
+                .unwrap_or_else(|| "Former account".to_owned());
+            items.push(InboxItem {
+                kind: InboxKind::Response,
+                id: r.id,
+                title: format!("Response from {who}"),
+                status_label: "Submitted".to_owned(),
+                status: r.status.clone(),
+                detail: c.title.clone(),
+                assignee_id: r.assignee_id,
+                assignee: None,
+                created_at: r.submitted_at.unwrap_or(r.created_at),
+                version: r.version,
+                link: format!("/consultations/{}/analysis/responses/{}", c.slug, r.id),
+            });
+        }
+    }
+    items.sort_by(|a, b| {
+        if newest {
+            b.created_at.cmp(&a.created_at)
+        } else {
+            a.created_at.cmp(&b.created_at)
+        }
+        .then(a.id.cmp(&b.id))
+    });
+    let mut items: Vec<InboxItem> = items
+        .into_iter()
+        .skip(filter.offset as usize)
+        .take(filter.limit as usize)
+        .collect();
+    let assignees = names(conn, items.iter().filter_map(|i| i.assignee_id)).await?;
+    for item in &mut items {
+        item.assignee = item.assignee_id.and_then(|id| assignees.get(&id).cloned());
+    }
+    let total = counts.iter().map(|(_, n)| n).sum();
+    Ok(InboxPage {
+        items,
+        counts,
+        total,
+    })
+}
+
+/// The board members and admins items can be assigned to.
+pub async fn assignable(conn: &impl ConnectionTrait) -> Result<Vec<users::Model>, AppError> {
+    Ok(users::Entity::find()
+        .filter(users::Column::Role.is_in([Role::Board.as_str(), Role::Admin.as_str()]))
+        .order_by_asc(users::Column::DisplayName)
+        .all(conn)
+        .await?)
+}
+
+/// What happened to one item of an assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done {
+        version: i32,
+    },
+    /// Someone changed it since the version the change was based on.
+    Stale {
+        current_version: i32,
+    },
+    NotFound,
+}
+
+/// Assigns one item (None unassigns), if it is still at `expected` (when
+/// given). Compare-and-set on the version: of two concurrent changes, one wins.
+pub async fn assign(
+    db: &DatabaseConnection,
+    actor: &users::Model,
+    kind: InboxKind,
+    id: Uuid,
+    assignee: Option<Uuid>,
+    expected: Option<i32>,
+) -> Result<Outcome, AppError> {
+    if let Some(person) = assignee {
+        let found = users::Entity::find_by_id(person).one(db).await?;
+        if !found
+            .as_ref()
+            .is_some_and(|u| matches!(policy::role_of(u), Role::Board | Role::Admin))
+        {
+            return Err(AppError::Validation(vec![FieldError::new(
+                "assignee",
+                "Choose a board member to assign it to",
+            )]));
+        }
+    }
+    let txn = crate::db::begin_write(db).await?;
+    macro_rules! cas {
+        ($entity:ident) => {{
+            let Some(row) = $entity::Entity::find_by_id(id).one(&txn).await? else {
+                return Ok(Outcome::NotFound);
+            };
+            if kind == InboxKind::Response && row_status_is_draft(&row) {
+                return Ok(Outcome::NotFound);
+            }
+            if expected.is_some_and(|v| v != row.version) {
+                return Ok(Outcome::Stale {
+                    current_version: row.version,
+                });
+            }
+            let updated = $entity::Entity::update_many()
+                .col_expr($entity::Column::AssigneeId, Expr::value(assignee))
+                .col_expr(
+                    $entity::Column::Version,
+                    Expr::col($entity::Column::Version).add(1),
+                )
+                .col_expr($entity::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter($entity::Column::Id.eq(id))
+                .filter($entity::Column::Version.eq(row.version))
+                .exec(&txn)
+                .await?;
+            if updated.rows_affected != 1 {
+                // Changed between reading and writing: say to what.
+                let current = $entity::Entity::find_by_id(id).one(&txn).await?;
+                return Ok(match current {
+                    Some(row) => Outcome::Stale {
+                        current_version: row.version,
+                    },
+                    None => Outcome::NotFound,
+                });
+            }
+            (row.assignee_id, row.version)
+        }};
+    }
+    let (before, version) = match kind {
+        InboxKind::Idea => cas!(ideas),
+        InboxKind::Report => cas!(reports),
+        InboxKind::Response => cas!(consultation_responses),
+    };
+    audit::record(
+        &txn,
+        AuditEvent {
+            actor: Some(actor.id),
+            action: if assignee.is_some() {
+                "triage.assigned"
+            } else {
+                "triage.unassigned"
+            },
+            subject_type: kind.as_str(),
+            subject_id: Some(id),
+            before: Some(json!({ "assignee": before, "version": version })),
+            after: Some(json!({ "assignee": assignee, "version": version + 1 })),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Outcome::Done {
+        version: version + 1,
+    })
+}
+
+/// Drafts are their respondent's, not the board's to assign.
+trait MaybeDraft {
+    fn is_draft(&self) -> bool {
+        false
+    }
+}
+impl MaybeDraft for ideas::Model {}
+impl MaybeDraft for reports::Model {}
+impl MaybeDraft for consultation_responses::Model {
+    fn is_draft(&self) -> bool {
+        self.status != "submitted"
+    }
+}
+fn row_status_is_draft(row: &impl MaybeDraft) -> bool {
+    row.is_draft()
+}
