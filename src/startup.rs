@@ -186,6 +186,10 @@ pub fn routes(state: AppState) -> impl Endpoint {
             "/board/inbox/assign",
             post(crate::triage::inbox_pages::inbox_assign),
         )
+        .at(
+            "/board/inbox/status",
+            post(crate::triage::inbox_pages::inbox_status),
+        )
         .at("/board/report", get(crate::triage::pages::report_page))
         .at(
             "/board/report.md",

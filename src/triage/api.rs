@@ -76,6 +76,29 @@ pub struct AssignResult {
 }
 
 #[derive(Debug, Object)]
+pub struct StatusBody {
+    #[oai(default)]
+    pub items: Vec<ItemRef>,
+    /// The new status, which must follow from each item's own.
+    #[oai(default)]
+    pub status: String,
+    /// A public note, shown with the change and emailed to those who asked.
+    #[oai(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Object)]
+pub struct StatusResult {
+    pub kind: String,
+    pub id: Uuid,
+    /// changed, refused, stale or not_found
+    pub result: String,
+    /// Why it was not changed.
+    pub message: Option<String>,
+    pub version: Option<i32>,
+}
+
+#[derive(Debug, Object)]
 pub struct AssigneeBody {
     /// A board member's id, or absent to unassign.
     pub assignee: Option<Uuid>,
@@ -220,6 +243,56 @@ impl TriageApi {
                 kind: kind.as_str().to_owned(),
                 id: item.id,
                 result: result.to_owned(),
+                version,
+            });
+        }
+        Ok(Json(results))
+    }
+
+    /// Change the status of several items at once, with a result for each
+    #[oai(
+        path = "/inbox/status",
+        method = "post",
+        operation_id = "changeInboxItemsStatus"
+    )]
+    async fn change_status(
+        &self,
+        state: Data<&AppState>,
+        caller: Data<&Caller>,
+        body: Json<StatusBody>,
+    ) -> Result<Json<Vec<StatusResult>>, ApiError> {
+        let user = policy::require(&caller, Permission::Triage)?.clone();
+        if body.items.len() > inbox::MAX_LIMIT as usize {
+            return Err(AppError::Validation(vec![FieldError::new(
+                "items",
+                format!("At most {} items at once", inbox::MAX_LIMIT),
+            )])
+            .into());
+        }
+        let mut results = Vec::new();
+        for item in &body.items {
+            let kind = kind_of(&item.kind)?;
+            let outcome = inbox::change_status(
+                &state,
+                &user,
+                kind,
+                item.id,
+                item.version,
+                &body.status,
+                &body.note,
+            )
+            .await?;
+            let (result, message, version) = match outcome {
+                inbox::StatusOutcome::Changed { version } => ("changed", None, Some(version)),
+                inbox::StatusOutcome::Refused(why) => ("refused", Some(why), None),
+                inbox::StatusOutcome::Stale(why) => ("stale", Some(why), None),
+                inbox::StatusOutcome::NotFound => ("not_found", None, None),
+            };
+            results.push(StatusResult {
+                kind: kind.as_str().to_owned(),
+                id: item.id,
+                result: result.to_owned(),
+                message,
                 version,
             });
         }

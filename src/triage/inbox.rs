@@ -527,3 +527,72 @@ impl MaybeDraft for consultation_responses::Model {
 fn row_status_is_draft(row: &impl MaybeDraft) -> bool {
     row.is_draft()
 }
+
+/// What happened to one item of a status change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusOutcome {
+    Changed {
+        version: i32,
+    },
+    /// Not allowed or not valid, in words for the board member.
+    Refused(String),
+    /// Someone changed it since the version the change was based on.
+    Stale(String),
+    NotFound,
+}
+
+/// Moves one item to `status` within its kind's workflow, with a public
+/// note, if it is still at `expected`. The rules (which statuses may follow
+/// which, who is emailed) are the item's own.
+pub async fn change_status(
+    state: &crate::app_state::AppState,
+    actor: &users::Model,
+    kind: InboxKind,
+    id: Uuid,
+    expected: Option<i32>,
+    status: &str,
+    note: &str,
+) -> Result<StatusOutcome, AppError> {
+    let result = match kind {
+        InboxKind::Idea => {
+            let change = crate::ideas::service::StatusChange {
+                status: status.to_owned(),
+                note: note.to_owned(),
+                duplicate_of: None,
+                version: expected,
+            };
+            crate::ideas::service::change_status(state, actor, id, &change)
+                .await
+                .map(|i| i.version)
+        }
+        InboxKind::Report => {
+            let change = crate::reports::service::ReportStatusChange {
+                status: status.to_owned(),
+                note: note.to_owned(),
+                version: expected,
+            };
+            crate::reports::service::change_status(state, actor, id, &change)
+                .await
+                .map(|r| r.version)
+        }
+        InboxKind::Response => {
+            return Ok(StatusOutcome::Refused(
+                "Consultation responses have no status to change: decide on their comments instead"
+                    .to_owned(),
+            ));
+        }
+    };
+    Ok(match result {
+        Ok(version) => StatusOutcome::Changed { version },
+        Err(AppError::Validation(errors)) => StatusOutcome::Refused(
+            errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join(". "),
+        ),
+        Err(AppError::Conflict(message)) => StatusOutcome::Stale(message),
+        Err(AppError::NotFound) => StatusOutcome::NotFound,
+        Err(other) => return Err(other),
+    })
+}

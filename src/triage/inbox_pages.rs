@@ -261,3 +261,61 @@ pub async fn inbox_assign(
     let (template, _) = inbox_template(&state, &caller, raw_of(&back), results).await?;
     Ok(crate::web::page::render(&template)?.into_response())
 }
+
+/// Moves every ticked item to the chosen status with one public note, each
+/// at the version the page showed and within its own workflow.
+#[handler]
+pub async fn inbox_status(
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+    fields: Fields,
+) -> Result<Response, AppError> {
+    let user = policy::require(&caller, Permission::Triage)?.clone();
+    let back = Fields::parse(
+        fields
+            .get("back")
+            .trim_start_matches("/board/inbox")
+            .trim_start_matches('?')
+            .as_bytes(),
+    );
+    let ticked = fields.all("item");
+    let mut results = Vec::new();
+    if ticked.is_empty() {
+        results.push(ResultLine {
+            title: "Nothing was changed".to_owned(),
+            message: "Tick the items to change first.".to_owned(),
+        });
+    }
+    for raw in ticked.iter().take(inbox::MAX_LIMIT as usize) {
+        let Some((kind, id, version)) = parse_item(raw) else {
+            continue;
+        };
+        let title = fields.get(&format!("title-{id}")).to_owned();
+        let outcome = inbox::change_status(
+            &state,
+            &user,
+            kind,
+            id,
+            Some(version),
+            fields.get("status-to"),
+            fields.get("note"),
+        )
+        .await?;
+        let message = match outcome {
+            inbox::StatusOutcome::Changed { .. } => "Status changed.".to_owned(),
+            inbox::StatusOutcome::Refused(why) => format!("Not changed: {why}."),
+            inbox::StatusOutcome::Stale(why) => format!("Not changed: {why}."),
+            inbox::StatusOutcome::NotFound => "Not changed: it no longer exists.".to_owned(),
+        };
+        results.push(ResultLine {
+            title: if title.is_empty() {
+                id.to_string()
+            } else {
+                title
+            },
+            message,
+        });
+    }
+    let (template, _) = inbox_template(&state, &caller, raw_of(&back), results).await?;
+    Ok(crate::web::page::render(&template)?.into_response())
+}

@@ -453,3 +453,72 @@ async fn assigning_ticked_items_from_the_page_reports_what_happened_to_each() {
     assert_eq!(kinds_of(&mine), ["idea"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_status_change_for_several_items_keeps_each_kind_s_workflow_and_reports_each() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let (idea, report, _) = one_of_each(&app, &board).await;
+    let listed: Value = app.api_json("/api/v1/inbox", &board).await;
+    let items: Vec<Value> = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| json!({ "kind": i["kind"], "id": i["id"], "version": i["version"] }))
+        .collect();
+    let resp = app
+        .api_post(
+            "/api/v1/inbox/status",
+            &board,
+            &json!({ "items": items, "status": "under_review", "note": "The board is looking at this" }),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let results: Value = resp.json().await.expect("json");
+    let by_kind = |kind: &str| {
+        results
+            .as_array()
+            .expect("results")
+            .iter()
+            .find(|r| r["kind"] == kind)
+            .cloned()
+            .expect("a result for each kind")
+    };
+    assert_eq!(by_kind("idea")["result"], "changed");
+    assert_eq!(
+        by_kind("report")["result"],
+        "refused",
+        "an escalated report cannot go to under review"
+    );
+    assert_eq!(by_kind("consultation_response")["result"], "refused");
+    let idea_now: Value = app
+        .api_json(
+            &format!("/api/v1/ideas/{}", idea["id"].as_str().expect("id")),
+            &board,
+        )
+        .await;
+    assert_eq!(idea_now["status"], "under_review");
+
+    // The same change again, from the versions read before: stale now.
+    let stale = app
+        .api_post(
+            "/api/v1/inbox/status",
+            &board,
+            &json!({
+                "items": [{ "kind": "idea", "id": idea["id"], "version": 1 }],
+                "status": "shortlisted",
+                "note": "Again"
+            }),
+        )
+        .await;
+    let stale: Value = stale.json().await.expect("json");
+    assert_eq!(stale[0]["result"], "stale", "{stale}");
+    let report_now: Value = app
+        .api_json(
+            &format!("/api/v1/reports/{}", report["id"].as_str().expect("id")),
+            &board,
+        )
+        .await;
+    assert_eq!(report_now["status"], "escalated");
+    app.stop().await;
+}
