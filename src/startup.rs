@@ -190,6 +190,11 @@ pub fn routes(state: AppState) -> impl Endpoint {
             "/board/inbox/status",
             post(crate::triage::inbox_pages::inbox_status),
         )
+        .at(
+            "/board/notes/:kind/:id",
+            get(crate::triage::inbox_pages::notes_form)
+                .post(crate::triage::inbox_pages::notes_submit),
+        )
         .at("/board/report", get(crate::triage::pages::report_page))
         .at(
             "/board/report.md",

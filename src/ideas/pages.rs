@@ -263,6 +263,7 @@ struct ShowPage {
     notice: Option<&'static str>,
     comment_key: String,
     related: Vec<crate::search::similar::Related>,
+    notes: crate::triage::notes::NotesView,
 }
 
 impl ShowPage {
@@ -291,7 +292,16 @@ async fn show_page(
         None => (None, false),
     };
     let related = crate::search::similar::related(state, caller, "idea", id).await;
+    let notes = crate::triage::notes::view(
+        &state.db,
+        caller,
+        crate::triage::inbox::InboxKind::Idea,
+        id,
+        String::new(),
+    )
+    .await?;
     Ok(ShowPage {
+        notes,
         page: PageContext::new(caller, &state.key),
         related,
         description_html: crate::markdown::render(&detail.card.idea.description),

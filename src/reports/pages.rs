@@ -150,6 +150,7 @@ struct ShowPage {
     is_reporter: bool,
     notice: Option<&'static str>,
     related: Vec<crate::search::similar::Related>,
+    notes: crate::triage::notes::NotesView,
 }
 
 impl ShowPage {
@@ -179,7 +180,16 @@ pub async fn show(
         None
     };
     let related = crate::search::similar::related(&state, &caller, "report", id).await;
+    let notes = crate::triage::notes::view(
+        &state.db,
+        &caller,
+        crate::triage::inbox::InboxKind::Report,
+        id,
+        String::new(),
+    )
+    .await?;
     render(&ShowPage {
+        notes,
         page: PageContext::new(&caller, &state.key),
         related,
         evidence_html: crate::markdown::render(&view.report.evidence),

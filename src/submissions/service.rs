@@ -43,6 +43,7 @@ pub async fn for_caller(
     let mine = comments::Entity::find()
         .filter(comments::Column::AuthorId.eq(user.id))
         .filter(comments::Column::SubjectType.eq(idea_service::SUBJECT))
+        .filter(comments::Column::Visibility.eq("public"))
         .order_by_desc(comments::Column::Id)
         .limit(LIMIT)
         .all(conn)

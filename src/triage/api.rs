@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
 use super::inbox::{self, InboxKind, Outcome};
@@ -96,6 +96,42 @@ pub struct StatusResult {
     /// Why it was not changed.
     pub message: Option<String>,
     pub version: Option<i32>,
+}
+
+#[derive(Debug, Object)]
+pub struct NoteBody {
+    /// internal (board members only) or reply (to the person who sent it, who is emailed)
+    #[oai(default)]
+    pub visibility: String,
+    /// Markdown, up to 10,000 characters.
+    #[oai(default)]
+    pub body: String,
+}
+
+#[derive(Debug, Object)]
+pub struct NoteOut {
+    pub id: Uuid,
+    /// internal or reply
+    pub visibility: String,
+    pub author: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(ApiResponse)]
+pub enum CreatedNote {
+    #[oai(status = 201)]
+    Created(Json<NoteOut>),
+}
+
+fn note_out(n: &super::notes::NoteView) -> NoteOut {
+    NoteOut {
+        id: n.note.id,
+        visibility: n.note.visibility.clone(),
+        author: n.author.clone(),
+        body: n.note.body.clone(),
+        created_at: n.note.created_at,
+    }
 }
 
 #[derive(Debug, Object)]
@@ -297,6 +333,61 @@ impl TriageApi {
             });
         }
         Ok(Json(results))
+    }
+
+    /// Notes on an item: internal notes and replies for the board, replies for its author
+    #[oai(
+        path = "/inbox/:kind/:id/notes",
+        method = "get",
+        operation_id = "listItemNotes"
+    )]
+    async fn notes(
+        &self,
+        state: Data<&AppState>,
+        caller: Data<&Caller>,
+        kind: Path<String>,
+        id: Path<Uuid>,
+    ) -> Result<Json<Vec<NoteOut>>, ApiError> {
+        let kind = kind_of(&kind.0)?;
+        let found = super::notes::view(&state.db, &caller, kind, id.0, String::new()).await?;
+        if !found.can_read {
+            return Err(AppError::NotFound.into());
+        }
+        Ok(Json(
+            found
+                .internal
+                .iter()
+                .chain(found.replies.iter())
+                .map(note_out)
+                .collect(),
+        ))
+    }
+
+    /// Add an internal note or a reply to an item (board)
+    #[oai(
+        path = "/inbox/:kind/:id/notes",
+        method = "post",
+        operation_id = "createItemNote"
+    )]
+    async fn add_note(
+        &self,
+        state: Data<&AppState>,
+        caller: Data<&Caller>,
+        kind: Path<String>,
+        id: Path<Uuid>,
+        body: Json<NoteBody>,
+    ) -> Result<CreatedNote, ApiError> {
+        let user = policy::require(&caller, Permission::Triage)?.clone();
+        let kind = kind_of(&kind.0)?;
+        let note =
+            super::notes::add(&state, &user, kind, id.0, &body.visibility, &body.body).await?;
+        Ok(CreatedNote::Created(Json(NoteOut {
+            id: note.id,
+            visibility: note.visibility,
+            author: user.display_name.clone().unwrap_or_default(),
+            body: note.body,
+            created_at: note.created_at,
+        })))
     }
 
     /// Assign (or unassign) one item; a change based on a stale version is refused with 409

@@ -319,3 +319,90 @@ pub async fn inbox_status(
     let (template, _) = inbox_template(&state, &caller, raw_of(&back), results).await?;
     Ok(crate::web::page::render(&template)?.into_response())
 }
+
+#[derive(Template)]
+#[template(path = "triage/notes.html")]
+struct NotesPage {
+    page: PageContext,
+    notes: super::notes::NotesView,
+    label: &'static str,
+    visibilities: Vec<Choice>,
+    notice: Option<&'static str>,
+}
+
+fn notes_page(
+    caller: &Caller,
+    state: &AppState,
+    notes: super::notes::NotesView,
+    kind: InboxKind,
+    chosen: &str,
+    notice: Option<&'static str>,
+) -> NotesPage {
+    NotesPage {
+        page: PageContext::new(caller, &state.key),
+        label: kind.label(),
+        visibilities: choices(
+            [
+                (super::notes::INTERNAL, "Internal note: board members only"),
+                (
+                    super::notes::REPLY,
+                    "Reply to the person who sent it (they are emailed)",
+                ),
+            ]
+            .into_iter(),
+            &[chosen],
+        ),
+        notes,
+        notice,
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct NotesParams {
+    added: Option<String>,
+}
+
+#[handler]
+pub async fn notes_form(
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+    poem::web::Path((kind, id)): poem::web::Path<(String, uuid::Uuid)>,
+    poem::web::Query(params): poem::web::Query<NotesParams>,
+) -> Result<Response, AppError> {
+    policy::require(&caller, Permission::Triage)?;
+    let kind = InboxKind::parse(&kind).ok_or(AppError::NotFound)?;
+    let notes = super::notes::view(&state.db, &caller, kind, id, String::new()).await?;
+    let notice = params.added.is_some().then_some("The note has been added.");
+    render_with_status(
+        &notes_page(&caller, &state, notes, kind, super::notes::INTERNAL, notice),
+        StatusCode::OK,
+    )
+}
+
+#[handler]
+pub async fn notes_submit(
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+    poem::web::Path((kind_raw, id)): poem::web::Path<(String, uuid::Uuid)>,
+    fields: Fields,
+) -> Result<Response, AppError> {
+    let user = policy::require(&caller, Permission::Triage)?.clone();
+    let kind = InboxKind::parse(&kind_raw).ok_or(AppError::NotFound)?;
+    let visibility = fields.get("visibility");
+    match super::notes::add(&state, &user, kind, id, visibility, fields.get("note")).await {
+        Ok(_) => Ok(crate::web::page::see_other(&format!(
+            "/board/notes/{kind_raw}/{id}?added=1#notes"
+        ))),
+        Err(AppError::Validation(errors)) => {
+            let mut notes = super::notes::view(&state.db, &caller, kind, id, String::new()).await?;
+            notes.errors = errors.into();
+            notes.typed = fields.get("note").to_owned();
+            render_with_status(
+                &notes_page(&caller, &state, notes, kind, visibility, None),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+        Err(other) => Err(other),
+    }
+}

@@ -7,5 +7,6 @@ pub mod dashboard;
 pub mod inbox;
 pub mod inbox_pages;
 pub mod inbox_params;
+pub mod notes;
 pub mod pages;
 pub mod report;

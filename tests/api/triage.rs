@@ -522,3 +522,86 @@ async fn a_status_change_for_several_items_keeps_each_kind_s_workflow_and_report
     assert_eq!(report_now["status"], "escalated");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn internal_notes_stay_with_the_board_and_replies_reach_the_author() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let author = app
+        .api_token_for("author@example.nhs.uk", Role::Contributor)
+        .await;
+    let stranger = app
+        .api_token_for("stranger@example.nhs.uk", Role::Contributor)
+        .await;
+    let idea = create_idea(&app, &author, &idea_body("Noted idea")).await;
+    let id = idea["id"].as_str().expect("id");
+    let notes = format!("/api/v1/inbox/idea/{id}/notes");
+    let internal = app
+        .api_post(
+            &notes,
+            &board,
+            &json!({ "visibility": "internal", "body": "Zanzibarish concerns about cost" }),
+        )
+        .await;
+    assert_eq!(internal.status(), 201);
+    let reply = app
+        .api_post(
+            &notes,
+            &board,
+            &json!({ "visibility": "reply", "body": "Thank you: we will look at this in March." }),
+        )
+        .await;
+    assert_eq!(reply.status(), 201);
+    let empty = app
+        .api_post(
+            &notes,
+            &board,
+            &json!({ "visibility": "reply", "body": " " }),
+        )
+        .await;
+    assert_eq!(empty.status(), 422);
+    assert_eq!(
+        app.api_post(
+            &notes,
+            &author,
+            &json!({ "visibility": "reply", "body": "x" })
+        )
+        .await
+        .status(),
+        403
+    );
+
+    let for_board: Value = app.api_json(&notes, &board).await;
+    assert_eq!(for_board.as_array().map(Vec::len), Some(2));
+    let for_author: Value = app.api_json(&notes, &author).await;
+    assert_eq!(for_author.as_array().map(Vec::len), Some(1));
+    assert_eq!(for_author[0]["visibility"], "reply");
+    assert_eq!(app.api_get(&notes, &stranger).await.status(), 404);
+
+    // Pages: the author sees the reply, never the internal note; others see neither.
+    let public = app.get_html(&format!("/ideas/{id}")).await;
+    assert!(!public.contains("Zanzibarish") && !public.contains("we will look at this in March"));
+    app.sign_in_as("author@example.nhs.uk", Role::Contributor)
+        .await;
+    let authors_view = app.get_html(&format!("/ideas/{id}")).await;
+    assert!(authors_view.contains("we will look at this in March"));
+    assert!(!authors_view.contains("Zanzibarish"));
+    let mine = app.get_html("/my-submissions").await;
+    assert!(!mine.contains("Zanzibarish"));
+    // Search never holds notes, for anyone.
+    app.indexed().await;
+    let found = crate::search::search(&app, Some(&board), "q=zanzibarish").await;
+    assert_eq!(found["total"], 0);
+    // The author is emailed the reply.
+    // The author is emailed the reply (after the sign-in link), and only the reply.
+    app.wait_for_email("author@example.nhs.uk", 2).await;
+    let emails = app.emails_to("author@example.nhs.uk");
+    let replies: Vec<&String> = emails
+        .iter()
+        .filter(|e| e.contains("The HealthTech Advisory Board replied"))
+        .collect();
+    assert_eq!(replies.len(), 1, "{emails:?}");
+    assert!(replies[0].contains("we will look at this in March"));
+    assert!(emails.iter().all(|e| !e.contains("Zanzibarish")));
+    app.stop().await;
+}

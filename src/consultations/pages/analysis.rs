@@ -288,6 +288,7 @@ struct ResponsePage {
     errors: Errors,
     reason: String,
     notice: Option<&'static str>,
+    notes: crate::triage::notes::NotesView,
 }
 
 async fn response_page(
@@ -329,7 +330,16 @@ async fn response_page(
         .map(|c| comment_card(c, &row, &all_themes, &tagged, None))
         .collect();
     let on: Vec<String> = row.themes.iter().map(|t| t.slug.clone()).collect();
+    let notes = crate::triage::notes::view(
+        &state.db,
+        caller,
+        crate::triage::inbox::InboxKind::Response,
+        id,
+        String::new(),
+    )
+    .await?;
     Ok(ResponsePage {
+        notes,
         page: PageContext::new(caller, &state.key),
         themes: choices(
             all_themes

@@ -134,6 +134,8 @@ struct ResponsePage {
     errors: Errors,
     notice: Option<&'static str>,
     submission_key: String,
+    /// Replies from the board to this response.
+    notes: crate::triage::notes::NotesView,
 }
 
 fn question_fields(view: &ConsultationView, input: &ResponseInput) -> Vec<QuestionField> {
@@ -267,6 +269,7 @@ fn response_page(
         errors,
         notice,
         submission_key: Uuid::now_v7().to_string(),
+        notes: Default::default(),
         view,
     }
 }
@@ -314,7 +317,7 @@ pub async fn response_form(
         None
     };
     let input = input_of(&view, detail.as_ref());
-    render(&response_page(
+    let page = response_page(
         &state,
         &caller,
         view,
@@ -322,7 +325,8 @@ pub async fn response_form(
         input,
         Errors::default(),
         notice,
-    ))
+    );
+    render(&with_replies(&state, &caller, page, detail.as_ref()).await?)
 }
 
 #[handler]
@@ -377,11 +381,32 @@ pub async fn response_submit(
         Err(err) => {
             let (errors, status) = refusal(err, "submit")?;
             let detail = responding::mine(&state.db, view.consultation.id, user.id).await?;
+            let page = response_page(&state, &caller, view, detail.as_ref(), input, errors, None);
             render_with_status(
-                &response_page(&state, &caller, view, detail.as_ref(), input, errors, None),
+                &with_replies(&state, &caller, page, detail.as_ref()).await?,
                 status,
             )
             .map(IntoResponse::into_response)
         }
     }
+}
+
+/// Replies from the board to a submitted response, for its respondent.
+async fn with_replies(
+    state: &AppState,
+    caller: &Caller,
+    mut page: ResponsePage,
+    detail: Option<&ResponseDetail>,
+) -> Result<ResponsePage, AppError> {
+    if let Some(d) = detail.filter(|d| d.response.status == "submitted") {
+        page.notes = crate::triage::notes::view(
+            &state.db,
+            caller,
+            crate::triage::inbox::InboxKind::Response,
+            d.response.id,
+            String::new(),
+        )
+        .await?;
+    }
+    Ok(page)
 }
