@@ -54,6 +54,9 @@ pub struct Dashboard {
     pub responses_by_type: Vec<Count>,
     pub open_critical: Vec<ReportLine>,
     pub closing_soon: Vec<ClosingSoon>,
+    /// Items assigned to the board member looking, oldest first.
+    pub awaiting_me: Vec<super::inbox::InboxItem>,
+    pub awaiting_me_total: u64,
 }
 
 /// Counts of `column`'s values among rows of `E`, as (value, count).
@@ -113,8 +116,31 @@ async fn created_since<E: EntityTrait>(
         .await?)
 }
 
-pub async fn build(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Dashboard, AppError> {
+pub async fn build(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    me: Uuid,
+) -> Result<Dashboard, AppError> {
     use sea_orm::Condition;
+    let mine = super::inbox::inbox(
+        conn,
+        &super::inbox::InboxFilter {
+            kinds: Vec::new(),
+            status: None,
+            assignee: super::inbox::Assignee::Person(me),
+            theme: None,
+            category: None,
+            severity: None,
+            organisation: None,
+            consultation: None,
+            older_than_days: None,
+            sort: super::inbox::InboxSort::Oldest,
+            offset: 0,
+            limit: 10,
+        },
+        now,
+    )
+    .await?;
     let this_week = week_start(now);
     let first = this_week - Duration::weeks(WEEKS - 1);
     let since = first
@@ -296,5 +322,7 @@ pub async fn build(conn: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Da
         ),
         open_critical,
         closing_soon,
+        awaiting_me_total: mine.total,
+        awaiting_me: mine.items,
     })
 }

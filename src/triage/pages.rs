@@ -56,8 +56,8 @@ pub async fn dashboard_page(
     state: Data<&AppState>,
     caller: Data<&Caller>,
 ) -> Result<Html<String>, AppError> {
-    policy::require(&caller, Permission::Triage)?;
-    let dashboard = dashboard::build(&state.db, Utc::now()).await?;
+    let user = policy::require(&caller, Permission::Triage)?;
+    let dashboard = dashboard::build(&state.db, Utc::now(), user.id).await?;
     let weekly_svg = chart::bars(
         "Submissions per week",
         &dashboard

@@ -605,3 +605,31 @@ async fn internal_notes_stay_with_the_board_and_replies_reach_the_author() {
     assert!(emails.iter().all(|e| !e.contains("Zanzibarish")));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_dashboard_lists_what_is_assigned_to_the_board_member_looking() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let (idea, _, _) = one_of_each(&app, &board).await;
+    app.sign_in_as("board@example.nhs.uk", Role::Board).await;
+    let before = app.get_html("/board/dashboard").await;
+    assert!(before.contains("Nothing is assigned to you"));
+    let me: Value = app.api_json("/api/v1/me", &board).await;
+    let resp = app
+        .api_send(
+            reqwest::Method::PUT,
+            &format!(
+                "/api/v1/inbox/idea/{}/assignee",
+                idea["id"].as_str().expect("id")
+            ),
+            &board,
+            &[],
+            Some(&json!({ "assignee": me["id"] })),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let after = app.get_html("/board/dashboard").await;
+    assert!(after.contains("Inbox idea</a>"), "{after}");
+    assert!(!after.contains("Nothing is assigned to you"));
+    app.stop().await;
+}
