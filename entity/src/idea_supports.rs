@@ -10,6 +10,9 @@ pub struct Model {
     pub user_id: Uuid,
     /// Whether the supporter asked to be emailed about status changes.
     pub notify: bool,
+    /// Copied from this duplicate when it was merged into the idea; None
+    /// for a support given directly.
+    pub merged_from: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

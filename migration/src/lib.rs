@@ -7,6 +7,7 @@ mod m20261121_000002_ideas_reports;
 mod m20261121_000003_saved_searches;
 mod m20261121_000004_consultations;
 mod m20261121_000005_assignment;
+mod m20261121_000006_merged_supports;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000003_saved_searches::Migration),
             Box::new(m20261121_000004_consultations::Migration),
             Box::new(m20261121_000005_assignment::Migration),
+            Box::new(m20261121_000006_merged_supports::Migration),
         ]
     }
 }

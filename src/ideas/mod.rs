@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod domain;
+pub mod merge;
 pub mod pages;
 pub mod service;
 pub mod themes;

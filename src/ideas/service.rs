@@ -382,6 +382,7 @@ pub async fn support(
         idea_id: Set(idea_id),
         user_id: Set(user.id),
         notify: Set(notify),
+        merged_from: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     })
@@ -861,6 +862,12 @@ pub async fn change_status(
     )
     .await?;
     audit::changed(&txn, SUBJECT, idea_id).await?;
+    // A duplicate's supporters count for its original until it stops being one.
+    if let Some(original) = &duplicate_of {
+        super::merge::combine(&txn, idea_id, original.id).await?;
+    } else if let (IdeaStatus::Duplicate, Some(original)) = (from, idea.duplicate_of) {
+        super::merge::separate(&txn, idea_id, original).await?;
+    }
 
     let link = state.settings.link(&format!("/ideas/{idea_id}"));
     let mut recipients: Vec<(Uuid, bool)> = Vec::new();

@@ -633,3 +633,96 @@ async fn the_dashboard_lists_what_is_assigned_to_the_board_member_looking() {
     assert!(!after.contains("Nothing is assigned to you"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn merging_a_duplicate_combines_supporters_and_unmerging_gives_them_back() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let first_author = app
+        .api_token_for("first@example.nhs.uk", Role::Contributor)
+        .await;
+    let second_author = app
+        .api_token_for("second@example.nhs.uk", Role::Contributor)
+        .await;
+    let original = create_idea(
+        &app,
+        &first_author,
+        &idea_body("Shared care record for every trust"),
+    )
+    .await;
+    let copy = create_idea(
+        &app,
+        &second_author,
+        &idea_body("One care record shared by all trusts"),
+    )
+    .await;
+    let original_id = original["id"].as_str().expect("id").to_owned();
+    let copy_id = copy["id"].as_str().expect("id").to_owned();
+    let support = |token: String, id: String| {
+        let app = &app;
+        async move {
+            let body = json!({ "notify": false });
+            let resp = app
+                .api_send(
+                    reqwest::Method::PUT,
+                    &format!("/api/v1/ideas/{id}/support"),
+                    &token,
+                    &[],
+                    Some(&body),
+                )
+                .await;
+            assert!(resp.status().is_success(), "support: {}", resp.status());
+        }
+    };
+    let both = app
+        .api_token_for("both@example.nhs.uk", Role::Contributor)
+        .await;
+    support(both.clone(), original_id.clone()).await;
+    support(both, copy_id.clone()).await;
+    for who in ["a", "b"] {
+        let token = app
+            .api_token_for(&format!("{who}@example.nhs.uk"), Role::Contributor)
+            .await;
+        support(token, copy_id.clone()).await;
+    }
+    // The original's author supporting the copy is not counted twice on their own idea.
+    support(first_author, copy_id.clone()).await;
+
+    let status = format!("/api/v1/ideas/{copy_id}/status");
+    let merged = app
+        .api_post(
+            &status,
+            &board,
+            &json!({ "status": "duplicate", "duplicate_of": original_id, "note": "Same idea" }),
+        )
+        .await;
+    assert_eq!(merged.status(), 200);
+    let got: Value = app
+        .api_json(&format!("/api/v1/ideas/{original_id}"), &board)
+        .await;
+    assert_eq!(
+        got["support_count"], 3,
+        "1 before, plus the copy's 2 other supporters"
+    );
+
+    let unmerged = app
+        .api_post(
+            &status,
+            &board,
+            &json!({ "status": "under_review", "note": "Different after all" }),
+        )
+        .await;
+    assert_eq!(unmerged.status(), 200);
+    let got: Value = app
+        .api_json(&format!("/api/v1/ideas/{original_id}"), &board)
+        .await;
+    assert_eq!(got["support_count"], 1, "back to its own supporters");
+    let copy_now: Value = app
+        .api_json(&format!("/api/v1/ideas/{copy_id}"), &board)
+        .await;
+    assert_eq!(
+        copy_now["support_count"], 4,
+        "the copy kept its own supporters throughout"
+    );
+    app.stop().await;
+}
