@@ -44,7 +44,8 @@ test('the first thing a keyboard reaches is the skip link, and it moves focus to
   const focused = await page.evaluate(() => document.activeElement?.textContent?.trim())
   assert.equal(focused, 'Skip to main content')
   await page.keyboard.press('Enter')
-  assert.match(page.url(), /#maincontent$/)
+  // Following the link changes the address once the browser has scrolled: wait for it.
+  await page.waitForURL(/#maincontent$/)
   await context.close()
 })
 

@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Duration, Utc};
-use entity::{
-    consultation_responses, consultations, idea_themes, ideas, organisations, reports, themes,
-};
+use entity::{consultation_responses, consultations, idea_themes, ideas, reports, themes};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
@@ -16,7 +14,7 @@ use super::report::{Count, ReportLine};
 use crate::auth::domain::RespondentType;
 use crate::error::AppError;
 use crate::ideas::domain::IdeaStatus;
-use crate::reports::domain::{Category, ReportStatus, Severity};
+use crate::reports::domain::{Category, Severity};
 
 pub const WEEKS: i64 = 12;
 
@@ -230,41 +228,7 @@ pub async fn build(
         .limit(20)
         .all(conn)
         .await?;
-    let org_ids: Vec<Uuid> = critical.iter().map(|r| r.organisation_id).collect();
-    let org_names: HashMap<Uuid, String> = if org_ids.is_empty() {
-        HashMap::new()
-    } else {
-        organisations::Entity::find()
-            .filter(organisations::Column::Id.is_in(org_ids))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|o| (o.id, o.name))
-            .collect()
-    };
-    let open_critical = critical
-        .into_iter()
-        .map(|r| ReportLine {
-            id: r.id,
-            organisation: org_names
-                .get(&r.organisation_id)
-                .cloned()
-                .unwrap_or_default(),
-            category: Category::parse(&r.category)
-                .map(Category::label)
-                .unwrap_or(&r.category)
-                .to_owned(),
-            severity: Severity::parse(&r.severity)
-                .map(Severity::label)
-                .unwrap_or(&r.severity)
-                .to_owned(),
-            status: ReportStatus::parse(&r.status)
-                .map(ReportStatus::label)
-                .unwrap_or(&r.status)
-                .to_owned(),
-            system: r.system_name,
-        })
-        .collect();
+    let open_critical = super::report::lines(conn, critical).await?;
 
     let soon = consultations::Entity::find()
         .filter(consultations::Column::Status.eq("published"))

@@ -230,41 +230,7 @@ pub async fn build(
                 .await?,
         );
     }
-    let org_ids: Vec<Uuid> = flagged.iter().map(|r| r.organisation_id).collect();
-    let org_names: HashMap<Uuid, String> = if org_ids.is_empty() {
-        HashMap::new()
-    } else {
-        organisations::Entity::find()
-            .filter(organisations::Column::Id.is_in(org_ids))
-            .all(conn)
-            .await?
-            .into_iter()
-            .map(|o| (o.id, o.name))
-            .collect()
-    };
-    let critical_and_escalated = flagged
-        .iter()
-        .map(|r| ReportLine {
-            id: r.id,
-            system: r.system_name.clone(),
-            organisation: org_names
-                .get(&r.organisation_id)
-                .cloned()
-                .unwrap_or_default(),
-            category: Category::parse(&r.category)
-                .map(Category::label)
-                .unwrap_or(&r.category)
-                .to_owned(),
-            severity: Severity::parse(&r.severity)
-                .map(Severity::label)
-                .unwrap_or(&r.severity)
-                .to_owned(),
-            status: ReportStatus::parse(&r.status)
-                .map(ReportStatus::label)
-                .unwrap_or(&r.status)
-                .to_owned(),
-        })
-        .collect();
+    let critical_and_escalated = lines(conn, flagged).await?;
 
     let moved: Vec<Uuid> = status_changes::Entity::find()
         .filter(status_changes::Column::SubjectType.eq("idea"))
@@ -348,6 +314,49 @@ pub async fn build(
         shortlisted_and_implemented,
         consultation_outcomes,
     })
+}
+
+/// Reports as the board's summaries list them: system, organisation,
+/// problem, severity and status, never who reported.
+pub async fn lines(
+    conn: &impl ConnectionTrait,
+    found: Vec<reports::Model>,
+) -> Result<Vec<ReportLine>, AppError> {
+    let org_ids: Vec<Uuid> = found.iter().map(|r| r.organisation_id).collect();
+    let org_names: HashMap<Uuid, String> = if org_ids.is_empty() {
+        HashMap::new()
+    } else {
+        organisations::Entity::find()
+            .filter(organisations::Column::Id.is_in(org_ids))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o.name))
+            .collect()
+    };
+    Ok(found
+        .into_iter()
+        .map(|r| ReportLine {
+            id: r.id,
+            organisation: org_names
+                .get(&r.organisation_id)
+                .cloned()
+                .unwrap_or_default(),
+            category: Category::parse(&r.category)
+                .map(Category::label)
+                .unwrap_or(&r.category)
+                .to_owned(),
+            severity: Severity::parse(&r.severity)
+                .map(Severity::label)
+                .unwrap_or(&r.severity)
+                .to_owned(),
+            status: ReportStatus::parse(&r.status)
+                .map(ReportStatus::label)
+                .unwrap_or(&r.status)
+                .to_owned(),
+            system: r.system_name,
+        })
+        .collect())
 }
 
 /// The report as Markdown, to paste into a submission.
