@@ -578,6 +578,12 @@ async fn internal_notes_stay_with_the_board_and_replies_reach_the_author() {
     assert_eq!(for_author[0]["visibility"], "reply");
     assert_eq!(app.api_get(&notes, &stranger).await.status(), 404);
 
+    // The reply is emailed to the author.
+    let emailed = app.wait_for_email("author@example.nhs.uk", 1).await;
+    assert!(
+        emailed.contains("The HealthTech Advisory Board replied"),
+        "{emailed}"
+    );
     // Pages: the author sees the reply, never the internal note; others see neither.
     let public = app.get_html(&format!("/ideas/{id}")).await;
     assert!(!public.contains("Zanzibarish") && !public.contains("we will look at this in March"));
