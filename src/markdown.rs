@@ -123,23 +123,14 @@ pub fn sections(markdown: &str) -> Vec<Section> {
     out
 }
 
-/// "3.1 Access tokens & scopes" becomes "3-1-access-tokens-scopes".
+/// "3.1 Access tokens & scopes" becomes "3-1-access-tokens-scopes": a slug
+/// (ASCII only, as anchors go into links and CSV column names as they are),
+/// at most 80 characters.
 pub fn anchor_of(title: &str) -> String {
-    let mut anchor = String::new();
-    for c in title.chars().flat_map(char::to_lowercase) {
-        // ASCII only: anchors go into links and CSV column names as they are.
-        if c.is_ascii_alphanumeric() {
-            anchor.push(c);
-        } else if !anchor.is_empty() && !anchor.ends_with('-') {
-            anchor.push('-');
-        }
-    }
-    let trimmed: String = anchor.trim_end_matches('-').chars().take(80).collect();
-    let trimmed = trimmed.trim_end_matches('-').to_owned();
-    if trimmed.is_empty() {
-        "section".to_owned()
-    } else {
-        trimmed
+    let slug: String = crate::text::slug(title).chars().take(80).collect();
+    match slug.trim_end_matches('-') {
+        "" => "section".to_owned(),
+        trimmed => trimmed.to_owned(),
     }
 }
 

@@ -56,6 +56,30 @@ impl TextField<'_> {
     }
 }
 
+/// A stable, readable identifier from a name: "Data and AI" becomes
+/// "data-and-ai" (ASCII letters and digits, single hyphens between words).
+pub fn slug(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.trim().to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').to_owned()
+}
+
+/// A CSV cell a spreadsheet would run as a formula is prefixed with `'`,
+/// so that it is shown as text (CSV injection).
+pub fn defuse_csv_cell(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
 /// 20000 as "20,000".
 pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -101,6 +125,14 @@ mod tests {
         };
         assert_eq!(long.check("pt 943 476 5919", &mut errors), None);
         assert!(errors[3].message.contains("NHS number"));
+    }
+
+    #[test]
+    fn formulas_are_shown_as_text_in_csv_cells() {
+        assert_eq!(defuse_csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(defuse_csv_cell("+1"), "'+1");
+        assert_eq!(defuse_csv_cell("plain"), "plain");
+        assert_eq!(slug("  Workforce & productivity! "), "workforce-productivity");
     }
 
     #[test]

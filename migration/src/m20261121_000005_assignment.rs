@@ -1,7 +1,6 @@
 //! Board triage: who each idea, report and consultation response is
 //! assigned to. The column has no foreign key because SQLite cannot add one
-//! to an existing table; an assignee whose account goes is cleared by the
-//! service that removes it.
+//! to an existing table: a service that removes accounts must clear it.
 
 use sea_orm_migration::{prelude::*, schema::*};
 

@@ -144,31 +144,14 @@ pub async fn submitted(
             comments.entry(c.response_id).or_default().push(c);
         }
     }
-    let people: HashMap<Uuid, users::Model> = {
-        let mut ids: Vec<Uuid> = responses.iter().filter_map(|r| r.respondent_id).collect();
-        ids.sort();
-        ids.dedup();
-        let mut found = HashMap::new();
-        for chunk in ids.chunks(500) {
-            for u in users::Entity::find()
-                .filter(users::Column::Id.is_in(chunk.to_vec()))
-                .all(conn)
-                .await?
-            {
-                found.insert(u.id, u);
-            }
-        }
-        found
-    };
+    let people =
+        crate::auth::people::load(conn, responses.iter().filter_map(|r| r.respondent_id)).await?;
     let themes = themes_of(conn, responding::SUBJECT, &ids).await?;
     let rows: Vec<ResponseRow> = responses
         .into_iter()
         .map(|response| {
             let name = match response.respondent_id.and_then(|id| people.get(&id)) {
-                Some(u) => u
-                    .display_name
-                    .clone()
-                    .unwrap_or_else(|| "Name not given".to_owned()),
+                Some(person) => person.name.clone(),
                 None => response
                     .respondent_name
                     .clone()
@@ -426,13 +409,33 @@ pub fn by_section(view: &ConsultationView, rows: &[ResponseRow]) -> Vec<SectionC
 }
 
 /// Replaces the themes on a response or a section comment.
+/// What the board tags with themes: a response or a section comment of the
+/// consultation being analysed.
+#[derive(Debug, Clone, Copy)]
+pub enum ThemeTarget {
+    Response(Uuid),
+    Comment(Uuid),
+}
+
+/// Replaces the themes on a response or a section comment of this
+/// consultation (not found when it belongs to another).
 pub async fn set_themes(
     db: &DatabaseConnection,
     actor: &users::Model,
-    subject_type: &'static str,
-    subject_id: Uuid,
+    consultation_id: Uuid,
+    target: ThemeTarget,
     slugs: &[String],
 ) -> Result<Vec<themes::Model>, AppError> {
+    let (subject_type, subject_id) = match target {
+        ThemeTarget::Response(id) => {
+            find_submitted(db, consultation_id, id).await?;
+            (responding::SUBJECT, id)
+        }
+        ThemeTarget::Comment(id) => {
+            find_comment(db, consultation_id, id).await?;
+            (COMMENT_SUBJECT, id)
+        }
+    };
     let all = themes::Entity::find().all(db).await?;
     let mut chosen = Vec::new();
     for slug in slugs.iter().filter(|s| !s.trim().is_empty()) {
@@ -611,11 +614,7 @@ pub async fn redact(
         return Err(AppError::Validation(errors));
     }
     let txn = crate::db::begin_write(db).await?;
-    let response = consultation_responses::Entity::find_by_id(response_id)
-        .one(&txn)
-        .await?
-        .filter(|r| r.consultation_id == consultation.id && r.status == "submitted")
-        .ok_or(AppError::NotFound)?;
+    let response = find_submitted(&txn, consultation.id, response_id).await?;
     let detail = responding::detail(&txn, response.clone()).await?;
     let now = Utc::now();
     for (question, published) in &answers {

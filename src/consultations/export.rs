@@ -2,8 +2,6 @@
 //! themes and dispositions: JSON (one object per response) and CSV (one row
 //! per answer or comment, ready for a spreadsheet).
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use serde::Serialize;
@@ -59,12 +57,20 @@ pub struct ExportedResponse {
     pub comments: Vec<ExportedComment>,
 }
 
-pub fn responses(
+/// Every row as exported, with the themes of its comments.
+pub async fn responses(
+    conn: &impl sea_orm::ConnectionTrait,
     view: &ConsultationView,
     rows: &[ResponseRow],
-    comment_themes: &HashMap<Uuid, Vec<entity::themes::Model>>,
-) -> Vec<ExportedResponse> {
-    rows.iter()
+) -> Result<Vec<ExportedResponse>, AppError> {
+    let comment_ids: Vec<Uuid> = rows
+        .iter()
+        .flat_map(|r| r.detail.comments.iter().map(|c| c.id))
+        .collect();
+    let comment_themes =
+        super::analysis::themes_of(conn, super::analysis::COMMENT_SUBJECT, &comment_ids).await?;
+    Ok(rows
+        .iter()
         .map(|row| {
             let r = &row.detail.response;
             ExportedResponse {
@@ -120,17 +126,7 @@ pub fn responses(
                     .collect(),
             }
         })
-        .collect()
-}
-
-/// A cell a spreadsheet would run as a formula is prefixed with `'` so
-/// that it is shown as text (CSV injection).
-pub fn defuse(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
-    } else {
-        cell.to_owned()
-    }
+        .collect())
 }
 
 pub fn csv(exported: &[ExportedResponse]) -> Result<String, AppError> {
@@ -165,22 +161,22 @@ pub fn csv(exported: &[ExportedResponse]) -> Result<String, AppError> {
         let base = [
             r.id.to_string(),
             r.submitted_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-            defuse(&r.respondent),
+            crate::text::defuse_csv_cell(&r.respondent),
             r.respondent_type.clone(),
             r.capacity.clone(),
-            defuse(r.organisation.as_deref().unwrap_or_default()),
+            crate::text::defuse_csv_cell(r.organisation.as_deref().unwrap_or_default()),
             match r.interests_declared {
                 Some(true) => "yes".to_owned(),
                 Some(false) => "no".to_owned(),
                 None => String::new(),
             },
-            defuse(&r.products_affected),
-            defuse(&r.commercial_interest),
+            crate::text::defuse_csv_cell(&r.products_affected),
+            crate::text::defuse_csv_cell(&r.commercial_interest),
             r.consent.clone(),
             r.source.clone(),
             r.campaign.map(|c| c.to_string()).unwrap_or_default(),
             r.themes.join("; "),
-            defuse(r.redaction_reason.as_deref().unwrap_or_default()),
+            crate::text::defuse_csv_cell(r.redaction_reason.as_deref().unwrap_or_default()),
         ];
         let mut write = |rest: [String; 8]| {
             writer
@@ -190,10 +186,10 @@ pub fn csv(exported: &[ExportedResponse]) -> Result<String, AppError> {
         for a in &r.answers {
             write([
                 "answer".to_owned(),
-                defuse(&format!("Q{}: {}", a.number, a.question)),
+                crate::text::defuse_csv_cell(&format!("Q{}: {}", a.number, a.question)),
                 String::new(),
-                defuse(&a.answer),
-                defuse(a.published_answer.as_deref().unwrap_or_default()),
+                crate::text::defuse_csv_cell(&a.answer),
+                crate::text::defuse_csv_cell(a.published_answer.as_deref().unwrap_or_default()),
                 String::new(),
                 String::new(),
                 String::new(),
@@ -202,13 +198,13 @@ pub fn csv(exported: &[ExportedResponse]) -> Result<String, AppError> {
         for c in &r.comments {
             write([
                 "comment".to_owned(),
-                defuse(&c.section),
+                crate::text::defuse_csv_cell(&c.section),
                 c.version.to_string(),
-                defuse(&c.comment),
-                defuse(c.published_comment.as_deref().unwrap_or_default()),
+                crate::text::defuse_csv_cell(&c.comment),
+                crate::text::defuse_csv_cell(c.published_comment.as_deref().unwrap_or_default()),
                 c.themes.join("; "),
                 c.disposition.clone().unwrap_or_default(),
-                defuse(&c.rationale),
+                crate::text::defuse_csv_cell(&c.rationale),
             ])?;
         }
         if r.answers.is_empty() && r.comments.is_empty() {
@@ -217,16 +213,4 @@ pub fn csv(exported: &[ExportedResponse]) -> Result<String, AppError> {
     }
     let bytes = writer.into_inner().map_err(AppError::internal)?;
     String::from_utf8(bytes).map_err(AppError::internal)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::defuse;
-
-    #[test]
-    fn formulas_are_shown_as_text() {
-        assert_eq!(defuse("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(defuse("+1"), "'+1");
-        assert_eq!(defuse("plain"), "plain");
-    }
 }

@@ -255,13 +255,13 @@ pub fn csv(outcome: &Outcome) -> Result<String, AppError> {
         for c in &section.comments {
             writer
                 .write_record([
-                    &super::export::defuse(&section.title),
+                    &crate::text::defuse_csv_cell(&section.title),
                     &section.version.to_string(),
-                    &super::export::defuse(&c.respondent),
+                    &crate::text::defuse_csv_cell(&c.respondent),
                     &c.respondent_type,
-                    &super::export::defuse(&c.said),
+                    &crate::text::defuse_csv_cell(&c.said),
                     &c.disposition,
-                    &super::export::defuse(&c.rationale),
+                    &crate::text::defuse_csv_cell(&c.rationale),
                 ])
                 .map_err(AppError::internal)?;
         }

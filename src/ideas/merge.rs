@@ -23,6 +23,8 @@ async fn recount(txn: &DatabaseTransaction, idea_id: Uuid) -> Result<(), AppErro
         .filter(ideas::Column::Id.eq(idea_id))
         .exec(txn)
         .await?;
+    // Its support count is in the search index ("most supported").
+    crate::audit::changed(txn, super::service::SUBJECT, idea_id).await?;
     Ok(())
 }
 
@@ -31,12 +33,9 @@ async fn recount(txn: &DatabaseTransaction, idea_id: Uuid) -> Result<(), AppErro
 pub async fn combine(
     txn: &DatabaseTransaction,
     duplicate: Uuid,
-    original: Uuid,
+    target: &ideas::Model,
 ) -> Result<(), AppError> {
-    let target = ideas::Entity::find_by_id(original)
-        .one(txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let original = target.id;
     let already: Vec<Uuid> = idea_supports::Entity::find()
         .filter(idea_supports::Column::IdeaId.eq(original))
         .all(txn)

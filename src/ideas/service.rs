@@ -864,7 +864,7 @@ pub async fn change_status(
     audit::changed(&txn, SUBJECT, idea_id).await?;
     // A duplicate's supporters count for its original until it stops being one.
     if let Some(original) = &duplicate_of {
-        super::merge::combine(&txn, idea_id, original.id).await?;
+        super::merge::combine(&txn, idea_id, original).await?;
     } else if let (IdeaStatus::Duplicate, Some(original)) = (from, idea.duplicate_of) {
         super::merge::separate(&txn, idea_id, original).await?;
     }

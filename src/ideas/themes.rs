@@ -34,17 +34,9 @@ const NAME: TextField<'static> = TextField {
     required: Some("Enter a name for the theme"),
 };
 
-/// A stable, readable identifier: "Data and AI" becomes "data-and-ai".
+/// A theme's slug: "Data and AI" becomes "data-and-ai".
 pub fn slug_of(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.trim().to_lowercase().chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').to_owned()
+    crate::text::slug(name)
 }
 
 /// Adds the starting themes that are missing. Safe on every start.

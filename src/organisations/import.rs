@@ -927,22 +927,14 @@ pub fn rejected_csv(rows: &[RejectedRow]) -> Result<Vec<u8>, csv::Error> {
     for row in rows {
         writer.write_record([
             row.line.to_string(),
-            neutralise_formula(&row.ods_code),
-            neutralise_formula(&row.name),
-            neutralise_formula(&row.reason),
+            crate::text::defuse_csv_cell(&row.ods_code),
+            crate::text::defuse_csv_cell(&row.name),
+            crate::text::defuse_csv_cell(&row.reason),
         ])?;
     }
     writer
         .into_inner()
         .map_err(|e| csv::Error::from(e.into_error()))
-}
-
-fn neutralise_formula(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
-    } else {
-        cell.to_owned()
-    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 use askama::Template;
 use chrono::{DateTime, Utc};
 use entity::organisation_imports;
-use poem::http::{StatusCode, header};
+use poem::http::StatusCode;
 use poem::web::{Data, Html, Multipart, Path, Query};
-use poem::{IntoResponse, Response, handler};
+use poem::{Response, handler};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -380,11 +380,9 @@ pub async fn rejected_csv(
 ) -> Result<Response, AppError> {
     let found = find_import(&state, &caller, id).await?;
     let csv = import::rejected_csv(&Report::of(&found).rows).map_err(AppError::internal)?;
-    Ok(csv
-        .with_content_type("text/csv; charset=utf-8")
-        .with_header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"rejected-rows-{id}.csv\""),
-        )
-        .into_response())
+    Ok(crate::web::page::download(
+        csv,
+        "text/csv; charset=utf-8",
+        &format!("rejected-rows-{id}.csv"),
+    ))
 }

@@ -83,14 +83,7 @@ impl Params<'_> {
 
 /// How a kind of item is named on pages.
 pub fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "idea" => "Idea",
-        "report" => "Report",
-        "comment" => "Comment",
-        "consultation" => "Consultation",
-        "consultation_response" => "Consultation response",
-        _ => "Item",
-    }
+    crate::triage::audit::subject_label(kind).unwrap_or("Item")
 }
 
 fn bad_cursor() -> AppError {

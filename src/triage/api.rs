@@ -156,6 +156,33 @@ fn kind_of(raw: &str) -> Result<InboxKind, AppError> {
     })
 }
 
+/// Every item of a bulk change, checked before any is changed: a bad one
+/// changes nothing.
+fn checked_items(items: &[ItemRef]) -> Result<Vec<(InboxKind, Uuid, Option<i32>)>, AppError> {
+    if items.len() > inbox::MAX_LIMIT as usize {
+        return Err(AppError::Validation(vec![FieldError::new(
+            "items",
+            format!("At most {} items at once", inbox::MAX_LIMIT),
+        )]));
+    }
+    let mut errors = Vec::new();
+    let mut out = Vec::new();
+    for (n, item) in items.iter().enumerate() {
+        match InboxKind::parse(&item.kind) {
+            Some(kind) => out.push((kind, item.id, item.version)),
+            None => errors.push(FieldError::new(
+                format!("items[{n}].kind"),
+                "Kind must be idea, report or consultation_response",
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
 #[OpenApi(prefix_path = "/v1", tag = "ApiTags::Triage")]
 impl TriageApi {
     /// The board's inbox across ideas, reports and consultation responses
@@ -251,18 +278,11 @@ impl TriageApi {
         body: Json<AssignBody>,
     ) -> Result<Json<Vec<AssignResult>>, ApiError> {
         let user = policy::require(&caller, Permission::Triage)?.clone();
-        if body.items.len() > inbox::MAX_LIMIT as usize {
-            return Err(AppError::Validation(vec![FieldError::new(
-                "items",
-                format!("At most {} items at once", inbox::MAX_LIMIT),
-            )])
-            .into());
-        }
+        let items = checked_items(&body.items)?;
+        let assignee = inbox::check_assignee(&state.db, body.assignee).await?;
         let mut results = Vec::new();
-        for item in &body.items {
-            let kind = kind_of(&item.kind)?;
-            let outcome =
-                inbox::assign(&state.db, &user, kind, item.id, body.assignee, item.version).await?;
+        for (kind, id, version) in items {
+            let outcome = inbox::assign(&state.db, &user, kind, id, assignee, version).await?;
             let (result, version) = match outcome {
                 Outcome::Done { version } => (
                     if body.assignee.is_some() {
@@ -277,7 +297,7 @@ impl TriageApi {
             };
             results.push(AssignResult {
                 kind: kind.as_str().to_owned(),
-                id: item.id,
+                id,
                 result: result.to_owned(),
                 version,
             });
@@ -298,26 +318,12 @@ impl TriageApi {
         body: Json<StatusBody>,
     ) -> Result<Json<Vec<StatusResult>>, ApiError> {
         let user = policy::require(&caller, Permission::Triage)?.clone();
-        if body.items.len() > inbox::MAX_LIMIT as usize {
-            return Err(AppError::Validation(vec![FieldError::new(
-                "items",
-                format!("At most {} items at once", inbox::MAX_LIMIT),
-            )])
-            .into());
-        }
+        let items = checked_items(&body.items)?;
         let mut results = Vec::new();
-        for item in &body.items {
-            let kind = kind_of(&item.kind)?;
-            let outcome = inbox::change_status(
-                &state,
-                &user,
-                kind,
-                item.id,
-                item.version,
-                &body.status,
-                &body.note,
-            )
-            .await?;
+        for (kind, id, version) in items {
+            let outcome =
+                inbox::change_status(&state, &user, kind, id, version, &body.status, &body.note)
+                    .await?;
             let (result, message, version) = match outcome {
                 inbox::StatusOutcome::Changed { version } => ("changed", None, Some(version)),
                 inbox::StatusOutcome::Refused(why) => ("refused", Some(why), None),
@@ -326,7 +332,7 @@ impl TriageApi {
             };
             results.push(StatusResult {
                 kind: kind.as_str().to_owned(),
-                id: item.id,
+                id,
                 result: result.to_owned(),
                 message,
                 version,
@@ -384,7 +390,7 @@ impl TriageApi {
         Ok(CreatedNote::Created(Json(NoteOut {
             id: note.id,
             visibility: note.visibility,
-            author: user.display_name.clone().unwrap_or_default(),
+            author: crate::auth::people::Person::from(&user).name,
             body: note.body,
             created_at: note.created_at,
         })))
@@ -406,7 +412,8 @@ impl TriageApi {
     ) -> Result<Json<AssigneeOut>, ApiError> {
         let user = policy::require(&caller, Permission::Triage)?.clone();
         let kind = kind_of(&kind.0)?;
-        match inbox::assign(&state.db, &user, kind, id.0, body.assignee, body.version).await? {
+        let assignee = inbox::check_assignee(&state.db, body.assignee).await?;
+        match inbox::assign(&state.db, &user, kind, id.0, assignee, body.version).await? {
             Outcome::Done { version } => Ok(Json(AssigneeOut { version })),
             Outcome::Stale { current_version } => {
                 Err(crate::status_history::stale("item", current_version).into())

@@ -90,15 +90,15 @@ pub fn csv(entries: &[Entry]) -> Result<String, AppError> {
         writer
             .write_record([
                 e.event.created_at.to_rfc3339(),
-                crate::consultations::export::defuse(&e.actor),
+                crate::text::defuse_csv_cell(&e.actor),
                 e.event.action.clone(),
                 e.event.subject_type.clone(),
                 e.event
                     .subject_id
                     .map(|id| id.to_string())
                     .unwrap_or_default(),
-                crate::consultations::export::defuse(&e.before),
-                crate::consultations::export::defuse(&e.after),
+                crate::text::defuse_csv_cell(&e.before),
+                crate::text::defuse_csv_cell(&e.after),
                 e.event.request_id.clone().unwrap_or_default(),
             ])
             .map_err(AppError::internal)?;

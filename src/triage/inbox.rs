@@ -404,8 +404,13 @@ pub async fn inbox(
 
 /// The board members and admins items can be assigned to.
 pub async fn assignable(conn: &impl ConnectionTrait) -> Result<Vec<users::Model>, AppError> {
+    let roles: Vec<&str> = Role::ALL
+        .into_iter()
+        .filter(|r| policy::allows(*r, policy::Permission::Triage))
+        .map(Role::as_str)
+        .collect();
     Ok(users::Entity::find()
-        .filter(users::Column::Role.is_in([Role::Board.as_str(), Role::Admin.as_str()]))
+        .filter(users::Column::Role.is_in(roles))
         .order_by_asc(users::Column::DisplayName)
         .all(conn)
         .await?)
@@ -426,19 +431,26 @@ pub enum Outcome {
 
 /// Assigns one item (None unassigns), if it is still at `expected` (when
 /// given). Compare-and-set on the version: of two concurrent changes, one wins.
-pub async fn assign(
-    db: &DatabaseConnection,
-    actor: &users::Model,
-    kind: InboxKind,
-    id: Uuid,
+/// Whom items may be assigned to, checked once for any number of items:
+/// a board member, or nobody.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckedAssignee(Option<Uuid>);
+
+impl CheckedAssignee {
+    pub fn id(self) -> Option<Uuid> {
+        self.0
+    }
+}
+
+pub async fn check_assignee(
+    conn: &impl ConnectionTrait,
     assignee: Option<Uuid>,
-    expected: Option<i32>,
-) -> Result<Outcome, AppError> {
+) -> Result<CheckedAssignee, AppError> {
     if let Some(person) = assignee {
-        let found = users::Entity::find_by_id(person).one(db).await?;
+        let found = users::Entity::find_by_id(person).one(conn).await?;
         if !found
             .as_ref()
-            .is_some_and(|u| matches!(policy::role_of(u), Role::Board | Role::Admin))
+            .is_some_and(|u| policy::allows(policy::role_of(u), policy::Permission::Triage))
         {
             return Err(AppError::Validation(vec![FieldError::new(
                 "assignee",
@@ -446,13 +458,26 @@ pub async fn assign(
             )]));
         }
     }
+    Ok(CheckedAssignee(assignee))
+}
+
+pub async fn assign(
+    db: &DatabaseConnection,
+    actor: &users::Model,
+    kind: InboxKind,
+    id: Uuid,
+    assignee: CheckedAssignee,
+    expected: Option<i32>,
+) -> Result<Outcome, AppError> {
+    let assignee = assignee.id();
     let txn = crate::db::begin_write(db).await?;
     macro_rules! cas {
         ($entity:ident) => {{
             let Some(row) = $entity::Entity::find_by_id(id).one(&txn).await? else {
                 return Ok(Outcome::NotFound);
             };
-            if kind == InboxKind::Response && row_status_is_draft(&row) {
+            // A draft response is its respondent's, not the board's to assign.
+            if kind == InboxKind::Response && row.status != "submitted" {
                 return Ok(Outcome::NotFound);
             }
             if expected.is_some_and(|v| v != row.version) {
@@ -509,23 +534,6 @@ pub async fn assign(
     Ok(Outcome::Done {
         version: version + 1,
     })
-}
-
-/// Drafts are their respondent's, not the board's to assign.
-trait MaybeDraft {
-    fn is_draft(&self) -> bool {
-        false
-    }
-}
-impl MaybeDraft for ideas::Model {}
-impl MaybeDraft for reports::Model {}
-impl MaybeDraft for consultation_responses::Model {
-    fn is_draft(&self) -> bool {
-        self.status != "submitted"
-    }
-}
-fn row_status_is_draft(row: &impl MaybeDraft) -> bool {
-    row.is_draft()
 }
 
 /// What happened to one item of a status change.

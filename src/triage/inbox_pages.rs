@@ -105,12 +105,7 @@ async fn inbox_template(
     let people = inbox::assignable(&state.db).await?;
     let person_options: Vec<(String, String)> = people
         .iter()
-        .map(|u| {
-            (
-                u.id.to_string(),
-                u.display_name.clone().unwrap_or_else(|| u.email.clone()),
-            )
-        })
+        .map(|u| (u.id.to_string(), crate::auth::people::Person::from(u).name))
         .collect();
     let mut assignee_options = vec![
         ("me".to_owned(), "Me".to_owned()),
@@ -223,6 +218,22 @@ pub async fn inbox_assign(
             .as_bytes(),
     );
     let mut results = Vec::new();
+    let assignee = match inbox::check_assignee(&state.db, assignee).await {
+        Ok(checked) => checked,
+        Err(AppError::Validation(errors)) => {
+            let message = errors
+                .first()
+                .map(|e| e.message.clone())
+                .unwrap_or_default();
+            results.push(ResultLine {
+                title: "Nothing was changed".to_owned(),
+                message,
+            });
+            let (template, _) = inbox_template(&state, &caller, raw_of(&back), results).await?;
+            return Ok(crate::web::page::render(&template)?.into_response());
+        }
+        Err(other) => return Err(other),
+    };
     let ticked = fields.all("item");
     if ticked.is_empty() {
         results.push(ResultLine {
@@ -237,16 +248,12 @@ pub async fn inbox_assign(
         let title = fields.get(&format!("title-{id}")).to_owned();
         let message = match inbox::assign(&state.db, &user, kind, id, assignee, Some(version)).await
         {
-            Ok(Outcome::Done { .. }) if assignee.is_some() => "Assigned.".to_owned(),
+            Ok(Outcome::Done { .. }) if assignee.id().is_some() => "Assigned.".to_owned(),
             Ok(Outcome::Done { .. }) => "Unassigned.".to_owned(),
             Ok(Outcome::Stale { current_version }) => format!(
                 "Not changed: someone changed it after you loaded the page (now version {current_version}). Check it and try again."
             ),
             Ok(Outcome::NotFound) => "Not changed: it no longer exists.".to_owned(),
-            Err(AppError::Validation(errors)) => errors
-                .first()
-                .map(|e| e.message.clone())
-                .unwrap_or_default(),
             Err(other) => return Err(other),
         };
         results.push(ResultLine {

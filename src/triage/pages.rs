@@ -11,11 +11,10 @@ use super::report::{self, GovernmentReport, Period};
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::policy::{self, Permission};
-use crate::consultations::pages::analysis::download;
 use crate::error::AppError;
 use crate::web::chart::{self, Bar};
 use crate::web::forms::Errors;
-use crate::web::page::{PageContext, render, render_with_status};
+use crate::web::page::{PageContext, download, render, render_with_status};
 
 /// A chart with its caption, drawn from counts.
 pub struct ChartView {

@@ -67,6 +67,17 @@ pub fn link_with_query<'a>(
     }
 }
 
+/// A file to save: its body, type and name.
+pub fn download(body: impl Into<poem::Body>, content_type: &str, file_name: &str) -> Response {
+    Response::builder()
+        .content_type(content_type)
+        .header(
+            poem::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file_name}\""),
+        )
+        .body(body)
+}
+
 pub fn render(template: &impl Template) -> Result<Html<String>, AppError> {
     template.render().map(Html).map_err(AppError::internal)
 }

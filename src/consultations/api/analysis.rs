@@ -13,12 +13,11 @@ use crate::api::ApiTags;
 use crate::api::problem::ApiError;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
-use crate::consultations::analysis::{self, Redaction, ResponseFilter};
+use crate::consultations::analysis::{self, Redaction, ResponseFilter, ThemeTarget};
 use crate::consultations::authoring;
 use crate::consultations::export::{self, ExportedResponse};
 use crate::consultations::import::{self, ImportReport};
 use crate::consultations::outcome::{self, Outcome};
-use crate::consultations::responding;
 use crate::error::AppError;
 use crate::organisations::api::CsvFile;
 
@@ -200,13 +199,7 @@ impl ConsultationAnalysisApi {
             campaign: campaign.0.unwrap_or_default(),
         };
         let rows = analysis::filter(rows, &view.questions, &filter);
-        let comment_ids: Vec<Uuid> = rows
-            .iter()
-            .flat_map(|r| r.detail.comments.iter().map(|c| c.id))
-            .collect();
-        let comment_themes =
-            analysis::themes_of(&state.db, analysis::COMMENT_SUBJECT, &comment_ids).await?;
-        let items = export::responses(&view, &rows, &comment_themes);
+        let items = export::responses(&state.db, &view, &rows).await?;
         Ok(Json(ResponseList {
             total: items.len() as u64,
             items,
@@ -287,9 +280,10 @@ impl ConsultationAnalysisApi {
         body: Json<ThemesBody>,
     ) -> Result<Json<ThemesOut>, ApiError> {
         let (user, view) = authoring::board_view(&state.db, &caller, &slug.0).await?;
-        analysis::find_submitted(&state.db, view.consultation.id, id.0).await?;
+        let target = ThemeTarget::Response(id.0);
         let themes =
-            analysis::set_themes(&state.db, &user, responding::SUBJECT, id.0, &body.themes).await?;
+            analysis::set_themes(&state.db, &user, view.consultation.id, target, &body.themes)
+                .await?;
         Ok(Json(ThemesOut {
             themes: themes.into_iter().map(|t| t.slug).collect(),
         }))
@@ -310,15 +304,10 @@ impl ConsultationAnalysisApi {
         body: Json<ThemesBody>,
     ) -> Result<Json<ThemesOut>, ApiError> {
         let (user, view) = authoring::board_view(&state.db, &caller, &slug.0).await?;
-        analysis::find_comment(&state.db, view.consultation.id, id.0).await?;
-        let themes = analysis::set_themes(
-            &state.db,
-            &user,
-            analysis::COMMENT_SUBJECT,
-            id.0,
-            &body.themes,
-        )
-        .await?;
+        let target = ThemeTarget::Comment(id.0);
+        let themes =
+            analysis::set_themes(&state.db, &user, view.consultation.id, target, &body.themes)
+                .await?;
         Ok(Json(ThemesOut {
             themes: themes.into_iter().map(|t| t.slug).collect(),
         }))
@@ -396,13 +385,7 @@ impl ConsultationAnalysisApi {
         let (_, view) = authoring::board_view(&state.db, &caller, &slug.0).await?;
         let rows = analysis::submitted(&state.db, &view).await?;
         let rows = analysis::with_campaigns(&view, rows).await?;
-        let comment_ids: Vec<Uuid> = rows
-            .iter()
-            .flat_map(|r| r.detail.comments.iter().map(|c| c.id))
-            .collect();
-        let comment_themes =
-            analysis::themes_of(&state.db, analysis::COMMENT_SUBJECT, &comment_ids).await?;
-        let body = export::csv(&export::responses(&view, &rows, &comment_themes))?;
+        let body = export::csv(&export::responses(&state.db, &view, &rows).await?)?;
         Ok(CsvResponse::Csv(
             PlainText(body),
             format!(

@@ -7,25 +7,24 @@ use std::collections::HashMap;
 
 use askama::Template;
 use entity::{section_comments, themes};
-use poem::http::header;
 use poem::web::{Data, Html, Path, Query};
-use poem::{IntoResponse, Response, handler};
+use poem::{Response, handler};
 use uuid::Uuid;
 
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::domain::RespondentType;
 use crate::consultations::analysis::{
-    self, Campaign, QuestionSummary, Redaction, ResponseFilter, ResponseRow,
+    self, Campaign, QuestionSummary, Redaction, ResponseFilter, ResponseRow, ThemeTarget,
 };
 use crate::consultations::authoring::{self, ConsultationView};
 use crate::consultations::domain::{Capacity, Consent, Disposition, QuestionKind};
 use crate::consultations::export;
-use crate::consultations::responding::{self, readable};
+use crate::consultations::responding::readable;
 use crate::error::AppError;
 use crate::web::chart::{self, Bar};
 use crate::web::forms::{Choice, Errors, Fields, choices, refusal};
-use crate::web::page::{PageContext, render, render_with_status, see_other};
+use crate::web::page::{PageContext, download, render, render_with_status, see_other};
 
 /// A question's summary with its chart.
 pub struct SummaryView {
@@ -414,12 +413,11 @@ pub async fn response_themes(
     fields: Fields,
 ) -> Result<Response, AppError> {
     let (user, view) = authoring::board_view(&state.db, &caller, &slug).await?;
-    analysis::find_submitted(&state.db, view.consultation.id, id).await?;
     analysis::set_themes(
         &state.db,
         &user,
-        responding::SUBJECT,
-        id,
+        view.consultation.id,
+        ThemeTarget::Response(id),
         &fields.all("themes"),
     )
     .await?;
@@ -598,12 +596,13 @@ pub async fn comment_themes(
     fields: Fields,
 ) -> Result<Response, AppError> {
     let (user, view) = authoring::board_view(&state.db, &caller, &slug).await?;
+    // The comment also says where the board member came from.
     let comment = analysis::find_comment(&state.db, view.consultation.id, id).await?;
     analysis::set_themes(
         &state.db,
         &user,
-        analysis::COMMENT_SUBJECT,
-        id,
+        view.consultation.id,
+        ThemeTarget::Comment(id),
         &fields.all("themes"),
     )
     .await?;
@@ -618,22 +617,8 @@ async fn exported(
     let (_, view) = authoring::board_view(&state.db, caller, slug).await?;
     let rows = analysis::submitted(&state.db, &view).await?;
     let rows = analysis::with_campaigns(&view, rows).await?;
-    let ids: Vec<Uuid> = rows
-        .iter()
-        .flat_map(|r| r.detail.comments.iter().map(|c| c.id))
-        .collect();
-    let tagged = analysis::themes_of(&state.db, analysis::COMMENT_SUBJECT, &ids).await?;
-    let out = export::responses(&view, &rows, &tagged);
+    let out = export::responses(&state.db, &view, &rows).await?;
     Ok((view, out))
-}
-
-pub fn download(body: String, content_type: &str, file_name: &str) -> Response {
-    body.with_content_type(content_type)
-        .with_header(
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{file_name}\""),
-        )
-        .into_response()
 }
 
 #[handler]

@@ -302,7 +302,6 @@ pub async fn edit_form(
     Path(slug): Path<String>,
     Query(params): Query<EditParams>,
 ) -> Result<Html<String>, AppError> {
-    policy::require(&caller, Permission::ManageConsultations)?;
     let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let notice = if params.created.is_some() {
         Some(
@@ -336,8 +335,7 @@ pub async fn edit_submit(
     Path(slug): Path<String>,
     fields: Fields,
 ) -> Result<Response, AppError> {
-    let user = policy::require(&caller, Permission::ManageConsultations)?;
-    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
+    let (user, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let form = DetailsForm::read(&fields);
     let (mut input, mut time_errors) = form.input();
     if view.phase != Phase::Draft {
@@ -358,7 +356,7 @@ pub async fn edit_submit(
         Ok(details) => {
             authoring::update(
                 &state.db,
-                user,
+                &user,
                 view.consultation.id,
                 details,
                 form.version.parse().ok(),
@@ -386,11 +384,10 @@ pub async fn publish_submit(
     Path(slug): Path<String>,
     fields: Fields,
 ) -> Result<Response, AppError> {
-    let user = policy::require(&caller, Permission::ManageConsultations)?;
-    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
+    let (user, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     match authoring::publish(
         &state.db,
-        user,
+        &user,
         view.consultation.id,
         fields.get("version").parse().ok(),
     )
@@ -414,11 +411,10 @@ pub async fn question_add(
     Path(slug): Path<String>,
     fields: Fields,
 ) -> Result<Response, AppError> {
-    let user = policy::require(&caller, Permission::ManageConsultations)?;
-    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
+    let (user, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let input = QuestionFormView::read(&fields);
     let result = match input.validate() {
-        Ok(details) => authoring::add_question(&state.db, user, view.consultation.id, details)
+        Ok(details) => authoring::add_question(&state.db, &user, view.consultation.id, details)
             .await
             .map(|_| ()),
         Err(errors) => Err(AppError::Validation(errors)),
@@ -454,8 +450,7 @@ pub async fn question_action(
     Path((slug, id)): Path<(String, Uuid)>,
     fields: Fields,
 ) -> Result<Response, AppError> {
-    let user = policy::require(&caller, Permission::ManageConsultations)?;
-    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
+    let (user, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let edit = match fields.get("action") {
         "up" => QuestionEdit::MoveUp,
         "down" => QuestionEdit::MoveDown,
@@ -466,7 +461,7 @@ pub async fn question_action(
             ));
         }
     };
-    authoring::edit_question(&state.db, user, view.consultation.id, id, edit).await?;
+    authoring::edit_question(&state.db, &user, view.consultation.id, id, edit).await?;
     Ok(see_other(&format!(
         "/consultations/{slug}/edit?question=1#questions"
     )))
@@ -488,7 +483,6 @@ pub async fn question_form(
     caller: Data<&Caller>,
     Path((slug, id)): Path<(String, Uuid)>,
 ) -> Result<Html<String>, AppError> {
-    policy::require(&caller, Permission::ManageConsultations)?;
     let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let q = view
         .questions
@@ -518,8 +512,7 @@ pub async fn question_submit(
     Path((slug, id)): Path<(String, Uuid)>,
     fields: Fields,
 ) -> Result<Response, AppError> {
-    let user = policy::require(&caller, Permission::ManageConsultations)?;
-    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
+    let (user, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let number = view
         .questions
         .iter()
@@ -531,7 +524,7 @@ pub async fn question_submit(
         Ok(details) => {
             authoring::edit_question(
                 &state.db,
-                user,
+                &user,
                 view.consultation.id,
                 id,
                 QuestionEdit::Replace(details),
@@ -576,7 +569,6 @@ pub async fn version_form(
     caller: Data<&Caller>,
     Path(slug): Path<String>,
 ) -> Result<Html<String>, AppError> {
-    policy::require(&caller, Permission::ManageConsultations)?;
     let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     if matches!(view.phase, Phase::Draft | Phase::OutcomePublished) {
         return Err(AppError::NotFound);
@@ -597,12 +589,11 @@ pub async fn version_submit(
     Path(slug): Path<String>,
     fields: Fields,
 ) -> Result<Response, AppError> {
-    let user = policy::require(&caller, Permission::ManageConsultations)?;
-    let (_, view) = authoring::board_view(&state.db, &caller, &slug).await?;
+    let (user, view) = authoring::board_view(&state.db, &caller, &slug).await?;
     let (document, change_summary) = (fields.get("document"), fields.get("change_summary"));
     match authoring::new_version(
         &state.db,
-        user,
+        &user,
         view.consultation.id,
         document,
         change_summary,

@@ -5,7 +5,6 @@ use askama::Template;
 use poem::web::{Data, Html, Path};
 use poem::{Response, handler};
 
-use super::analysis::download;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::policy::{self, Permission};
@@ -14,7 +13,7 @@ use crate::consultations::outcome::{self, Outcome};
 use crate::error::AppError;
 use crate::web::chart::{self, Bar};
 use crate::web::forms::{Errors, Fields, refusal};
-use crate::web::page::{PageContext, render, render_with_status, see_other};
+use crate::web::page::{PageContext, download, render, render_with_status, see_other};
 
 #[derive(Template)]
 #[template(path = "consultations/outcome.html")]

@@ -359,12 +359,10 @@ pub async fn response_submit(
             "/consultations/{slug}/response?submitted=1"
         )));
     }
-    let already_submitted = responding::mine(&state.db, view.consultation.id, user.id)
-        .await?
-        .is_some_and(|d| d.response.status == "submitted");
     let outcome = match responding::save(&state, user, &view, &input, &[]).await {
-        // Saving a submitted response changes it (and sends its receipt).
-        Ok(_) if already_submitted => Ok("changed=1"),
+        // Saving never submits: a response submitted before is changed by it
+        // (its receipt sent again when something changed).
+        Ok(saved) if saved.status == "submitted" => Ok("changed=1"),
         Ok(_) if action == "submit" => responding::submit(&state, user, &view, key.as_ref())
             .await
             .map(|_| "submitted=1"),

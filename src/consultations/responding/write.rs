@@ -320,26 +320,38 @@ async fn write(
     }
     let mut row: consultation_responses::ActiveModel = response.clone().into();
     if let Some(about) = edit.about {
-        row.capacity = Set(about.capacity);
-        row.organisation_name = Set(about.organisation_name);
-        row.interests_declared = Set(about.interests_declared);
-        row.products_affected = Set(about.products_affected);
-        row.commercial_interest = Set(about.commercial_interest);
-        row.consent = Set(about.consent);
+        // Marked changed only where the value differs.
+        row.capacity.set_if_not_equals(about.capacity);
+        row.organisation_name
+            .set_if_not_equals(about.organisation_name);
+        row.interests_declared
+            .set_if_not_equals(about.interests_declared);
+        row.products_affected
+            .set_if_not_equals(about.products_affected);
+        row.commercial_interest
+            .set_if_not_equals(about.commercial_interest);
+        row.consent.set_if_not_equals(about.consent);
+    }
+    let details_changed = row.is_changed();
+    let mut words_changed = store_answers(&txn, response.id, &edit.answers).await?;
+    for (anchor, title, body) in &edit.comments {
+        words_changed |=
+            store_comment(&txn, &response, view.document.number, anchor, title, body).await?;
+    }
+    if !details_changed && !words_changed {
+        // Saving what is already saved changes nothing and sends nothing.
+        txn.commit().await?;
+        return Ok(response);
+    }
+    if words_changed && response.redaction_reason.is_some() {
+        clear_redaction(&txn, response.id).await?;
+        row.redaction_reason = Set(None);
+        row.redacted_by = Set(None);
+        row.redacted_at = Set(None);
     }
     row.version = Set(response.version + 1);
     row.updated_at = Set(Utc::now());
-    let mut saved = row.update(&txn).await?;
-    let mut changed = store_answers(&txn, saved.id, &edit.answers).await?;
-    for (anchor, title, body) in &edit.comments {
-        changed |= store_comment(&txn, &saved, view.document.number, anchor, title, body).await?;
-    }
-    if changed && saved.redaction_reason.is_some() {
-        clear_redaction(&txn, saved.id).await?;
-        saved.redaction_reason = None;
-        saved.redacted_by = None;
-        saved.redacted_at = None;
-    }
+    let saved = row.update(&txn).await?;
     if submitted {
         let detail = detail(&txn, saved.clone()).await?;
         check_complete(view, &detail)?;
