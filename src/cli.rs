@@ -90,7 +90,7 @@ pub enum OrganisationsCommand {
 pub enum ConsultationsCommand {
     /// Import responses collected elsewhere from a CSV file, with progress. Good rows are
     /// imported; bad rows change nothing and are listed with their reasons. The columns are
-    /// described in the README
+    /// described in docs/consultations.md
     ImportResponses {
         /// The consultation's short name (as in /consultations/SHORT-NAME)
         #[arg(long)]
