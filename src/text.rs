@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(defuse_csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(defuse_csv_cell("+1"), "'+1");
         assert_eq!(defuse_csv_cell("plain"), "plain");
-        assert_eq!(slug("  Workforce & productivity! "), "workforce-productivity");
+        assert_eq!(
+            slug("  Workforce & productivity! "),
+            "workforce-productivity"
+        );
     }
 
     #[test]

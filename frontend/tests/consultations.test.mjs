@@ -185,13 +185,13 @@ test('a board member analyses responses, decides a comment and starts a consulta
   await page.waitForURL('**/board/inbox/assign')
   assert.match(await page.locator('.nhsuk-notification-banner').textContent(), /Assigned\./)
   await expectNoAxeViolations(page, 'inbox after assigning')
-  await page.goto('/board/inbox?kind=idea')
+  await page.goto('/board/inbox?kind=idea&status=submitted')
   await page.locator('input[name=item]').first().check()
   await page.getByLabel('New status').selectOption('under_review')
   await page.getByLabel('Note').fill('The board is looking at this.')
   await page.getByRole('button', { name: 'Change status' }).click()
   await page.waitForURL('**/board/inbox/status')
-  assert.match(await page.locator('.nhsuk-notification-banner').textContent(), /Status changed\.|Not changed/)
+  assert.match(await page.locator('.nhsuk-notification-banner').textContent(), /Status changed\./)
   await expectNoAxeViolations(page, 'inbox after a status change')
 
   // The board's dashboard and its report back to government.

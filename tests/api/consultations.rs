@@ -1914,3 +1914,202 @@ async fn a_respondent_asks_for_a_link_back_to_their_draft_and_gets_one_email() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_published_consultation_refuses_stale_changes_fixed_details_question_edits_and_empty_versions()
+ {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["supplier", "expert"]).await;
+    let path = format!("/api/v1/consultations/{}", c.slug);
+    let got: Value = app.api_json(&path, &board).await;
+    let version = got["version"].as_i64().expect("version");
+    let mut body = consultation_body(&c.slug, &c.audience, &c.opens_at, &at(Duration::days(2)));
+    body["version"] = json!(version - 1);
+    let stale = app
+        .api_send(Method::PUT, &path, &board, &[], Some(&body))
+        .await;
+    problem(stale, 409).await;
+
+    let mut fixed = consultation_body(
+        "another-name",
+        &["everyone"],
+        &c.opens_at,
+        &at(Duration::days(2)),
+    );
+    fixed["document"] = json!(DOCUMENT_V2);
+    let refused = app
+        .api_send(Method::PUT, &path, &board, &[], Some(&fixed))
+        .await;
+    let refused = problem(refused, 422).await;
+    assert_eq!(field_errors(&refused), ["slug", "audience", "document"]);
+
+    let question = app
+        .api_post(
+            &format!("{path}/questions"),
+            &board,
+            &json!({ "kind": "free_text", "prompt": "Too late?" }),
+        )
+        .await;
+    problem(question, 409).await;
+    let same = app
+        .api_post(
+            &format!("{path}/versions"),
+            &board,
+            &json!({ "document": DOCUMENT, "change_summary": "Nothing" }),
+        )
+        .await;
+    assert_eq!(field_errors(&problem(same, 422).await), ["document"]);
+
+    // A draft has one version, edited in place.
+    create_draft(&app, &board, "draft-standard", &["everyone"]).await;
+    let on_draft = app
+        .api_post(
+            "/api/v1/consultations/draft-standard/versions",
+            &board,
+            &json!({ "document": DOCUMENT_V2, "change_summary": "New" }),
+        )
+        .await;
+    problem(on_draft, 409).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_consultation_not_yet_open_takes_no_responses_and_cannot_be_published_after_its_close() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let mut later = consultation_body(
+        "later",
+        &["everyone"],
+        &at(Duration::days(3)),
+        &at(Duration::days(9)),
+    );
+    let resp = app.api_post("/api/v1/consultations", &board, &later).await;
+    assert_eq!(resp.status(), 201);
+    let published = app
+        .api_post("/api/v1/consultations/later/publish", &board, &json!({}))
+        .await;
+    let published: Value = published.json().await.expect("json");
+    assert_eq!(published["phase"], "upcoming");
+    let token = respondent(&app, "early@example.nhs.uk", "nhs_staff", "Eli Early").await;
+    let early = app
+        .api_send(
+            Method::PUT,
+            "/api/v1/consultations/later/response",
+            &token,
+            &[],
+            Some(&json!({ "capacity": "individual" })),
+        )
+        .await;
+    let early = problem(early, 409).await;
+    assert_eq!(early["type"], "/problems/consultation-closed");
+    assert!(
+        early["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("opens on")
+    );
+
+    later["slug"] = json!("gone");
+    later["opens_at"] = json!(at(Duration::days(-9)));
+    later["closes_at"] = json!(at(Duration::days(-1)));
+    assert_eq!(
+        app.api_post("/api/v1/consultations", &board, &later)
+            .await
+            .status(),
+        201
+    );
+    let late = app
+        .api_post("/api/v1/consultations/gone/publish", &board, &json!({}))
+        .await;
+    assert_eq!(field_errors(&problem(late, 422).await), ["closes_at"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn submission_needs_the_organisation_the_declared_interests_and_something_said() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let c = open_consultation(&app, &board, "token-standard", &["supplier"]).await;
+    let token = respondent(&app, "sup@example.com", "supplier", "Sue Supplier").await;
+    save(
+        &app,
+        &token,
+        &c,
+        &json!({ "capacity": "organisation", "interests": "yes", "consent": "named" }),
+    )
+    .await;
+    let refused = problem(submit(&app, &token, &c, &[]).await, 422).await;
+    assert_eq!(
+        field_errors(&refused),
+        [
+            "organisation_name".to_owned(),
+            "products_affected".to_owned(),
+            "commercial_interest".to_owned(),
+            format!("q-{}", c.free_text),
+            "answers".to_owned(),
+        ]
+    );
+    let bad = app
+        .api_send(
+            Method::PUT,
+            &response_path(&c),
+            &token,
+            &[],
+            Some(&json!({ "capacity": "sideways", "consent": "maybe", "interests": "perhaps" })),
+        )
+        .await;
+    assert_eq!(
+        field_errors(&problem(bad, 422).await),
+        ["capacity", "consent", "interests"]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn draft_pages_do_not_exist_for_contributors_and_written_markup_is_shown_as_text() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    create_draft(&app, &board, "secret-draft", &["everyone"]).await;
+    let c = open_consultation(&app, &board, "token-standard", &["everyone"]).await;
+    let token = respondent(&app, "mark@example.nhs.uk", "nhs_staff", "Mark Up").await;
+    let submitted = respond(
+        &app,
+        &token,
+        &c,
+        "<script>alert(1)</script> tokens",
+        "named",
+        None,
+    )
+    .await;
+    app.sign_in_as("reader@example.nhs.uk", Role::Contributor)
+        .await;
+    for path in [
+        "/consultations/secret-draft",
+        "/consultations/secret-draft/versions/1",
+        "/consultations/secret-draft/sections/scope",
+        "/consultations/secret-draft/outcome",
+    ] {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
+    assert!(
+        !app.get_html("/consultations")
+            .await
+            .contains("secret-draft")
+    );
+    app.post_form("/sign-out", "/consultations", &[]).await;
+    app.sign_in_as("board@example.nhs.uk", Role::Board).await;
+    let page = app
+        .get_html(&format!(
+            "/consultations/{}/analysis/responses/{}",
+            c.slug,
+            submitted["id"].as_str().expect("id")
+        ))
+        .await;
+    assert!(
+        page.contains("&#60;script&#62;alert(1)&#60;/script&#62; tokens"),
+        "escaped"
+    );
+    assert!(!page.contains("<script>alert(1)"));
+    app.stop().await;
+}

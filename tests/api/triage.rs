@@ -732,3 +732,87 @@ async fn merging_a_duplicate_combines_supporters_and_unmerging_gives_them_back()
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_bulk_change_with_one_bad_item_changes_nothing_and_bad_filters_are_named() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let other = app.api_token_for("other@example.nhs.uk", Role::Board).await;
+    let (idea, report, _) = one_of_each(&app, &board).await;
+    let them: Value = app.api_json("/api/v1/me", &other).await;
+    let bad = app
+        .api_post(
+            "/api/v1/inbox/assign",
+            &board,
+            &json!({
+                "items": [{ "kind": "idea", "id": idea["id"] }, { "kind": "martian", "id": report["id"] }],
+                "assignee": them["id"]
+            }),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let bad: Value = bad.json().await.expect("json");
+    assert_eq!(bad["errors"][0]["field"], "items[1].kind");
+    let unassigned: Value = app
+        .api_json("/api/v1/inbox?assignee=unassigned", &board)
+        .await;
+    assert_eq!(unassigned["total"], 3, "nothing was assigned");
+
+    let items =
+        json!([{ "kind": "idea", "id": idea["id"] }, { "kind": "report", "id": report["id"] }]);
+    let assigned = app
+        .api_post(
+            "/api/v1/inbox/assign",
+            &board,
+            &json!({ "items": items, "assignee": them["id"] }),
+        )
+        .await;
+    let assigned: Value = assigned.json().await.expect("json");
+    assert_eq!(assigned[0]["result"], "assigned");
+    assert_eq!(assigned[1]["result"], "assigned");
+    let theirs: Value = app
+        .api_json(
+            &format!(
+                "/api/v1/inbox?assignee={}",
+                them["id"].as_str().expect("id")
+            ),
+            &board,
+        )
+        .await;
+    assert_eq!(kinds_of(&theirs), ["idea", "report"]);
+    let released = app
+        .api_post("/api/v1/inbox/assign", &board, &json!({ "items": items }))
+        .await;
+    let released: Value = released.json().await.expect("json");
+    assert_eq!(released[0]["result"], "unassigned");
+
+    let filters = app
+        .api_get(
+            "/api/v1/inbox?assignee=bob&limit=1000&sort=sideways",
+            &board,
+        )
+        .await;
+    assert_eq!(filters.status(), 422);
+    assert_eq!(
+        filters.headers()["content-type"],
+        "application/problem+json"
+    );
+    let filters: Value = filters.json().await.expect("json");
+    let fields: Vec<&str> = filters["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["field"].as_str().expect("field"))
+        .collect();
+    assert_eq!(fields, ["assignee", "limit", "sort"]);
+    app.sign_in_as("board@example.nhs.uk", Role::Board).await;
+    let page = app.get("/board/inbox?older_than_days=many").await;
+    assert_eq!(page.status(), 422);
+    assert!(
+        page.text()
+            .await
+            .expect("html")
+            .contains("href=\"#older_than_days\"")
+    );
+    app.stop().await;
+}
