@@ -191,6 +191,30 @@ pub fn routes(state: AppState) -> impl Endpoint {
             post(crate::triage::inbox_pages::inbox_status),
         )
         .at(
+            "/board/inbox/tag",
+            post(crate::triage::inbox_pages::inbox_tag),
+        )
+        .at(
+            "/board/items/:kind/:id",
+            get(crate::triage::item_pages::show),
+        )
+        .at(
+            "/board/items/:kind/:id/tags",
+            post(crate::triage::item_pages::add_tag),
+        )
+        .at(
+            "/board/items/:kind/:id/tags/remove",
+            post(crate::triage::item_pages::remove_tag),
+        )
+        .at(
+            "/board/items/:kind/:id/links",
+            post(crate::triage::item_pages::add_link),
+        )
+        .at(
+            "/board/items/:kind/:id/links/remove",
+            post(crate::triage::item_pages::remove_link),
+        )
+        .at(
             "/board/notes/:kind/:id",
             get(crate::triage::inbox_pages::notes_form)
                 .post(crate::triage::inbox_pages::notes_submit),

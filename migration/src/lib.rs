@@ -8,6 +8,7 @@ mod m20261121_000003_saved_searches;
 mod m20261121_000004_consultations;
 mod m20261121_000005_assignment;
 mod m20261121_000006_merged_supports;
+mod m20261121_000007_tags_links;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000004_consultations::Migration),
             Box::new(m20261121_000005_assignment::Migration),
             Box::new(m20261121_000006_merged_supports::Migration),
+            Box::new(m20261121_000007_tags_links::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ use crate::search::api::SearchApi;
 use crate::search::saved::api::SavedSearchesApi;
 use crate::submissions::api::SubmissionsApi;
 use crate::triage::api::TriageApi;
+use crate::triage::item_api::ItemApi;
 
 #[derive(Tags)]
 pub enum ApiTags {
@@ -27,7 +28,7 @@ pub enum ApiTags {
     Organisations,
     /// Consultations on proposed standards: documents, questions, responses, analysis and outcomes
     Consultations,
-    /// The board's inbox and assignment
+    /// The board's inbox: assignment, status, tags, links and notes
     Triage,
     /// One search over everything the caller may see, similar items, and saved searches
     Search,
@@ -65,6 +66,7 @@ pub type Apis = (
     SearchApi,
     SavedSearchesApi,
     TriageApi,
+    ItemApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -80,6 +82,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             SearchApi,
             SavedSearchesApi,
             TriageApi,
+            ItemApi,
         ),
         "HealthTech Hub API",
         env!("CARGO_PKG_VERSION"),

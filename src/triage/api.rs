@@ -32,6 +32,23 @@ pub struct InboxItemOut {
     /// Send it back when changing the item; a stale one is refused.
     pub version: i32,
     pub link: String,
+    /// The board's tags on it.
+    pub tags: Vec<TagOut>,
+}
+
+#[derive(Debug, Object)]
+pub struct TagOut {
+    pub slug: String,
+    pub label: String,
+}
+
+impl From<super::tags::Tag> for TagOut {
+    fn from(t: super::tags::Tag) -> Self {
+        TagOut {
+            slug: t.slug,
+            label: t.label,
+        }
+    }
 }
 
 #[derive(Debug, Object)]
@@ -147,7 +164,7 @@ pub struct AssigneeOut {
     pub version: i32,
 }
 
-fn kind_of(raw: &str) -> Result<InboxKind, AppError> {
+pub(super) fn kind_of(raw: &str) -> Result<InboxKind, AppError> {
     InboxKind::parse(raw).ok_or_else(|| {
         AppError::Validation(vec![FieldError::new(
             "kind",
@@ -158,7 +175,9 @@ fn kind_of(raw: &str) -> Result<InboxKind, AppError> {
 
 /// Every item of a bulk change, checked before any is changed: a bad one
 /// changes nothing.
-fn checked_items(items: &[ItemRef]) -> Result<Vec<(InboxKind, Uuid, Option<i32>)>, AppError> {
+pub(super) fn checked_items(
+    items: &[ItemRef],
+) -> Result<Vec<(InboxKind, Uuid, Option<i32>)>, AppError> {
     if items.len() > inbox::MAX_LIMIT as usize {
         return Err(AppError::Validation(vec![FieldError::new(
             "items",
@@ -204,6 +223,9 @@ impl TriageApi {
         /// A theme slug
         #[oai(default)]
         theme: Query<String>,
+        /// A board tag's slug
+        #[oai(default)]
+        tag: Query<String>,
         #[oai(default)] category: Query<String>,
         #[oai(default)] severity: Query<String>,
         /// Part of the organisation's name
@@ -225,6 +247,7 @@ impl TriageApi {
             status: status.0,
             assignee: assignee.0,
             theme: theme.0,
+            tag: tag.0,
             category: category.0,
             severity: severity.0,
             organisation: organisation.0,
@@ -260,6 +283,7 @@ impl TriageApi {
                     created_at: i.created_at,
                     version: i.version,
                     link: i.link,
+                    tags: i.tags.into_iter().map(TagOut::from).collect(),
                 })
                 .collect(),
         }))

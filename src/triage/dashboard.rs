@@ -126,6 +126,7 @@ pub async fn build(
             kinds: Vec::new(),
             status: None,
             assignee: super::inbox::Assignee::Person(me),
+            tag: None,
             theme: None,
             category: None,
             severity: None,

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{
-    consultation_responses, consultations, idea_themes, ideas, item_themes, organisations, reports,
-    themes, users,
+    consultation_responses, consultations, idea_themes, ideas, item_tags, item_themes,
+    organisations, reports, tags, themes, users,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -56,6 +56,8 @@ pub struct InboxFilter {
     pub status: Option<String>,
     pub assignee: Assignee,
     pub theme: Option<String>,
+    /// A board tag's slug (any kind).
+    pub tag: Option<String>,
     pub category: Option<String>,
     pub severity: Option<String>,
     pub organisation: Option<String>,
@@ -84,6 +86,7 @@ pub struct InboxItem {
     pub created_at: DateTime<Utc>,
     pub version: i32,
     pub link: String,
+    pub tags: Vec<super::tags::Tag>,
 }
 
 #[derive(Debug, Clone)]
@@ -126,9 +129,27 @@ fn assignee_condition<C: ColumnTrait>(column: C, assignee: Assignee) -> Conditio
     }
 }
 
+/// The ids of items of `kind` carrying the tag `slug`.
+fn tagged(kind: InboxKind, slug: &str) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(item_tags::Column::SubjectId)
+        .from(item_tags::Entity)
+        .inner_join(
+            tags::Entity,
+            Expr::col((tags::Entity, tags::Column::Id))
+                .equals((item_tags::Entity, item_tags::Column::TagId)),
+        )
+        .and_where(Expr::col((item_tags::Entity, item_tags::Column::SubjectType)).eq(kind.as_str()))
+        .and_where(Expr::col((tags::Entity, tags::Column::Slug)).eq(slug))
+        .to_owned()
+}
+
 fn ideas_query(f: &InboxFilter, now: DateTime<Utc>) -> sea_orm::Select<ideas::Entity> {
     let mut q =
         ideas::Entity::find().filter(assignee_condition(ideas::Column::AssigneeId, f.assignee));
+    if let Some(slug) = &f.tag {
+        q = q.filter(ideas::Column::Id.in_subquery(tagged(InboxKind::Idea, slug)));
+    }
     if let Some(status) = &f.status {
         q = q.filter(ideas::Column::Status.eq(status.as_str()));
     }
@@ -157,6 +178,9 @@ fn ideas_query(f: &InboxFilter, now: DateTime<Utc>) -> sea_orm::Select<ideas::En
 fn reports_query(f: &InboxFilter, now: DateTime<Utc>) -> sea_orm::Select<reports::Entity> {
     let mut q =
         reports::Entity::find().filter(assignee_condition(reports::Column::AssigneeId, f.assignee));
+    if let Some(slug) = &f.tag {
+        q = q.filter(reports::Column::Id.in_subquery(tagged(InboxKind::Report, slug)));
+    }
     if let Some(status) = &f.status {
         q = q.filter(reports::Column::Status.eq(status.as_str()));
     }
@@ -196,6 +220,11 @@ fn responses_query(
             consultation_responses::Column::AssigneeId,
             f.assignee,
         ));
+    if let Some(slug) = &f.tag {
+        q = q.filter(
+            consultation_responses::Column::Id.in_subquery(tagged(InboxKind::Response, slug)),
+        );
+    }
     if let Some(slug) = &f.theme {
         q = q.filter(
             consultation_responses::Column::Id.in_subquery(
@@ -283,6 +312,7 @@ pub async fn inbox(
                 detail: format!("{} supporters", i.support_count),
                 assignee_id: i.assignee_id,
                 assignee: None,
+                tags: Vec::new(),
                 created_at: i.created_at,
                 version: i.version,
                 link: format!("/ideas/{}", i.id),
@@ -321,6 +351,7 @@ pub async fn inbox(
                 ),
                 assignee_id: r.assignee_id,
                 assignee: None,
+                tags: Vec::new(),
                 created_at: r.created_at,
                 version: r.version,
                 link: format!("/reports/{}", r.id),
@@ -371,6 +402,7 @@ pub async fn inbox(
                 detail: c.title.clone(),
                 assignee_id: r.assignee_id,
                 assignee: None,
+                tags: Vec::new(),
                 created_at: r.submitted_at.unwrap_or(r.created_at),
                 version: r.version,
                 link: format!("/consultations/{}/analysis/responses/{}", c.slug, r.id),
@@ -391,8 +423,20 @@ pub async fn inbox(
         .take(filter.limit as usize)
         .collect();
     let assignees = names(conn, items.iter().filter_map(|i| i.assignee_id)).await?;
+    let mut tagged = HashMap::new();
+    for &kind in InboxKind::ALL.iter() {
+        let ids: Vec<Uuid> = items
+            .iter()
+            .filter(|i| i.kind == kind)
+            .map(|i| i.id)
+            .collect();
+        tagged.insert(kind, super::tags::of_items(conn, kind, &ids).await?);
+    }
     for item in &mut items {
         item.assignee = item.assignee_id.and_then(|id| assignees.get(&id).cloned());
+        if let Some(found) = tagged.get_mut(&item.kind).and_then(|t| t.remove(&item.id)) {
+            item.tags = found;
+        }
     }
     let total = counts.iter().map(|(_, n)| n).sum();
     Ok(InboxPage {

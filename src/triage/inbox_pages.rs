@@ -34,6 +34,7 @@ struct InboxTemplate {
     statuses: Vec<Choice>,
     assignees: Vec<Choice>,
     themes: Vec<Choice>,
+    tags: Vec<Choice>,
     categories: Vec<Choice>,
     severities: Vec<Choice>,
     consultations: Vec<Choice>,
@@ -52,6 +53,7 @@ fn raw_of(fields: &Fields) -> RawFilter {
         status: fields.get("status").to_owned(),
         assignee: fields.get("assignee").to_owned(),
         theme: fields.get("theme").to_owned(),
+        tag: fields.get("tag").to_owned(),
         category: fields.get("category").to_owned(),
         severity: fields.get("severity").to_owned(),
         organisation: fields.get("organisation").to_owned(),
@@ -70,6 +72,7 @@ fn link_of(raw: &RawFilter, offset: Option<u64>) -> String {
         ("status", raw.status.as_str()),
         ("assignee", raw.assignee.as_str()),
         ("theme", raw.theme.as_str()),
+        ("tag", raw.tag.as_str()),
         ("category", raw.category.as_str()),
         ("severity", raw.severity.as_str()),
         ("organisation", raw.organisation.as_str()),
@@ -114,6 +117,7 @@ async fn inbox_template(
     assignee_options.extend(person_options.iter().cloned());
     let all_themes = crate::ideas::themes::list(&state.db, false).await?;
     let all_consultations = entity::consultations::Entity::find().all(&state.db).await?;
+    let all_tags = super::tags::all(&state.db).await?;
     let mut statuses: Vec<(String, String)> = IdeaStatus::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), format!("Idea: {}", s.label())))
@@ -146,6 +150,13 @@ async fn inbox_template(
                     .map(|t| (t.slug.clone(), t.name.clone()))
                     .collect::<Vec<_>>(),
                 &raw.theme,
+            ),
+            tags: pick(
+                &all_tags
+                    .iter()
+                    .map(|t| (t.slug.clone(), t.label.clone()))
+                    .collect::<Vec<_>>(),
+                &raw.tag,
             ),
             categories: choices(
                 Category::ALL.iter().map(|c| (c.as_str(), c.label())),
@@ -210,13 +221,7 @@ pub async fn inbox_assign(
             }
         },
     };
-    let back = Fields::parse(
-        fields
-            .get("back")
-            .trim_start_matches("/board/inbox")
-            .trim_start_matches('?')
-            .as_bytes(),
-    );
+    let back = back_of(&fields);
     let mut results = Vec::new();
     let assignee = match inbox::check_assignee(&state.db, assignee).await {
         Ok(checked) => checked,
@@ -245,7 +250,6 @@ pub async fn inbox_assign(
         let Some((kind, id, version)) = parse_item(raw) else {
             continue;
         };
-        let title = fields.get(&format!("title-{id}")).to_owned();
         let message = match inbox::assign(&state.db, &user, kind, id, assignee, Some(version)).await
         {
             Ok(Outcome::Done { .. }) if assignee.id().is_some() => "Assigned.".to_owned(),
@@ -257,11 +261,7 @@ pub async fn inbox_assign(
             Err(other) => return Err(other),
         };
         results.push(ResultLine {
-            title: if title.is_empty() {
-                id.to_string()
-            } else {
-                title
-            },
+            title: title_of(&fields, id),
             message,
         });
     }
@@ -278,13 +278,7 @@ pub async fn inbox_status(
     fields: Fields,
 ) -> Result<Response, AppError> {
     let user = policy::require(&caller, Permission::Triage)?.clone();
-    let back = Fields::parse(
-        fields
-            .get("back")
-            .trim_start_matches("/board/inbox")
-            .trim_start_matches('?')
-            .as_bytes(),
-    );
+    let back = back_of(&fields);
     let ticked = fields.all("item");
     let mut results = Vec::new();
     if ticked.is_empty() {
@@ -297,7 +291,6 @@ pub async fn inbox_status(
         let Some((kind, id, version)) = parse_item(raw) else {
             continue;
         };
-        let title = fields.get(&format!("title-{id}")).to_owned();
         let outcome = inbox::change_status(
             &state,
             &user,
@@ -315,16 +308,93 @@ pub async fn inbox_status(
             inbox::StatusOutcome::NotFound => "Not changed: it no longer exists.".to_owned(),
         };
         results.push(ResultLine {
-            title: if title.is_empty() {
-                id.to_string()
-            } else {
-                title
-            },
+            title: title_of(&fields, id),
             message,
         });
     }
     let (template, _) = inbox_template(&state, &caller, raw_of(&back), results).await?;
     Ok(crate::web::page::render(&template)?.into_response())
+}
+
+/// Tags every ticked item, with a result for each. Tagging takes no
+/// version: adding a tag never overwrites anyone else's change.
+#[handler]
+pub async fn inbox_tag(
+    state: Data<&AppState>,
+    caller: Data<&Caller>,
+    fields: Fields,
+) -> Result<Response, AppError> {
+    let user = policy::require(&caller, Permission::Triage)?.clone();
+    let back = back_of(&fields);
+    let ticked = fields.all("item");
+    let mut results = Vec::new();
+    let label = match super::tags::check_label(fields.get("new_tag")) {
+        Ok(label) => Some(label),
+        Err(AppError::Validation(errors)) => {
+            results.push(ResultLine {
+                title: "Nothing was tagged".to_owned(),
+                message: errors
+                    .first()
+                    .map(|e| e.message.clone())
+                    .unwrap_or_default(),
+            });
+            None
+        }
+        Err(other) => return Err(other),
+    };
+    if label.is_some() && ticked.is_empty() {
+        results.push(ResultLine {
+            title: "Nothing was tagged".to_owned(),
+            message: "Tick the items to tag first.".to_owned(),
+        });
+    }
+    if let Some((label, slug)) = label {
+        for raw in ticked.iter().take(inbox::MAX_LIMIT as usize) {
+            let Some((kind, id, _)) = parse_item(raw) else {
+                continue;
+            };
+            let message = match super::tags::add(&state.db, &user, kind, id, &label, &slug).await {
+                Ok(super::tags::Added::Tagged) => format!("Tagged {label}."),
+                Ok(super::tags::Added::AlreadyTagged) => format!("Already tagged {label}."),
+                Ok(super::tags::Added::NotFound) => "Not tagged: it no longer exists.".to_owned(),
+                Err(AppError::Validation(errors)) => format!(
+                    "Not tagged: {}.",
+                    errors
+                        .first()
+                        .map(|e| e.message.as_str())
+                        .unwrap_or_default()
+                ),
+                Err(other) => return Err(other),
+            };
+            results.push(ResultLine {
+                title: title_of(&fields, id),
+                message,
+            });
+        }
+    }
+    let (template, _) = inbox_template(&state, &caller, raw_of(&back), results).await?;
+    Ok(crate::web::page::render(&template)?.into_response())
+}
+
+/// The filters the inbox was showing when the form was sent.
+fn back_of(fields: &Fields) -> Fields {
+    Fields::parse(
+        fields
+            .get("back")
+            .trim_start_matches("/board/inbox")
+            .trim_start_matches('?')
+            .as_bytes(),
+    )
+}
+
+/// The title the page showed for a ticked item.
+fn title_of(fields: &Fields, id: uuid::Uuid) -> String {
+    let title = fields.get(&format!("title-{id}"));
+    if title.is_empty() {
+        id.to_string()
+    } else {
+        title.to_owned()
+    }
 }
 
 #[derive(Template)]

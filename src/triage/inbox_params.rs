@@ -14,6 +14,8 @@ pub struct RawFilter {
     /// "me", "unassigned" or a board member's id.
     pub assignee: String,
     pub theme: String,
+    /// A board tag's slug.
+    pub tag: String,
     pub category: String,
     pub severity: String,
     pub organisation: String,
@@ -94,6 +96,7 @@ impl RawFilter {
             status: some(&self.status),
             assignee,
             theme: some(&self.theme),
+            tag: some(&self.tag),
             category: some(&self.category),
             severity: some(&self.severity),
             organisation: some(&self.organisation),

@@ -55,6 +55,10 @@ pub struct NotesView {
     pub can_write: bool,
     /// Whether the caller may read (board members and the author).
     pub can_read: bool,
+    /// Board members only.
+    pub tags: Vec<super::tags::Tag>,
+    /// Board members only.
+    pub links: Vec<super::links::LinkView>,
     pub errors: Errors,
     pub typed: String,
     /// Where the form returns to.
@@ -62,14 +66,28 @@ pub struct NotesView {
 }
 
 /// The item's author and where they read it, or not found.
-struct Item {
+pub(super) struct Item {
     author: Option<Uuid>,
     author_email: Option<String>,
     title: String,
     author_link: String,
+    board_title: String,
+    board_link: String,
 }
 
-async fn item(conn: &impl ConnectionTrait, kind: InboxKind, id: Uuid) -> Result<Item, AppError> {
+impl Item {
+    /// What the board calls the item and where they read it.
+    pub(super) fn board_title_and_link(&self) -> (String, String) {
+        (self.board_title.clone(), self.board_link.clone())
+    }
+}
+
+/// The item (a draft response is its respondent's alone: not found).
+pub(super) async fn item(
+    conn: &impl ConnectionTrait,
+    kind: InboxKind,
+    id: Uuid,
+) -> Result<Item, AppError> {
     match kind {
         InboxKind::Idea => {
             let i = ideas::Entity::find_by_id(id)
@@ -79,8 +97,10 @@ async fn item(conn: &impl ConnectionTrait, kind: InboxKind, id: Uuid) -> Result<
             Ok(Item {
                 author: i.author_id,
                 author_email: None,
-                title: i.title,
+                title: i.title.clone(),
                 author_link: format!("/ideas/{id}"),
+                board_title: i.title,
+                board_link: format!("/ideas/{id}"),
             })
         }
         InboxKind::Report => {
@@ -91,8 +111,10 @@ async fn item(conn: &impl ConnectionTrait, kind: InboxKind, id: Uuid) -> Result<
             Ok(Item {
                 author: r.reporter_id,
                 author_email: None,
-                title: r.system_name,
+                title: r.system_name.clone(),
                 author_link: format!("/reports/{id}"),
+                board_title: r.system_name,
+                board_link: format!("/reports/{id}"),
             })
         }
         InboxKind::Response => {
@@ -110,6 +132,8 @@ async fn item(conn: &impl ConnectionTrait, kind: InboxKind, id: Uuid) -> Result<
                 author_email: r.respondent_email.clone(),
                 title: format!("Your response to {}", c.title),
                 author_link: format!("/consultations/{}/response", c.slug),
+                board_title: format!("A response to {}", c.title),
+                board_link: format!("/consultations/{}/analysis/responses/{id}", c.slug),
             })
         }
     }
@@ -169,6 +193,10 @@ pub async fn view(
         .await?;
     let (internal, replies): (Vec<_>, Vec<_>) =
         list.into_iter().partition(|c| c.visibility == INTERNAL);
+    if board {
+        out.tags = super::tags::of_item(conn, kind, id).await?;
+        out.links = super::links::of_item(conn, kind, id).await?;
+    }
     out.internal = views(conn, internal).await?;
     out.replies = views(conn, replies).await?;
     Ok(out)

@@ -17,5 +17,6 @@ mod saved_searches;
 mod search;
 mod sign_in;
 mod smtp_sink;
+mod tags_links;
 mod tokens;
 mod triage;
