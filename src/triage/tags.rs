@@ -107,7 +107,7 @@ pub async fn of_items(
         }
     }
     for list in out.values_mut() {
-        list.sort_by(|a, b| a.label.to_lowercase().cmp(&b.label.to_lowercase()));
+        list.sort_by_key(|t| t.label.to_lowercase());
     }
     Ok(out)
 }

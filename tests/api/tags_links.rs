@@ -266,7 +266,6 @@ async fn links_join_ideas_reports_and_consultation_sections_both_ways_for_the_bo
 #[tokio::test]
 async fn the_pages_tag_and_link_an_item_and_tag_ticked_items_in_the_inbox() {
     let app = spawn_app().await;
-    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
     let author = app
         .api_token_for("author@example.nhs.uk", Role::Contributor)
         .await;
