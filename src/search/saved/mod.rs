@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 use chrono::Utc;
 use entity::{saved_searches, users};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
+use serde_json::json;
 use uuid::Uuid;
 
 use super::query::{self, Audience, FACETS, SearchRequest, SearchResults, Sort};
@@ -200,7 +201,7 @@ pub fn check(index: &SearchIndex, input: &SaveInput) -> Result<(String, SearchRe
 }
 
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     owner: &users::Model,
     name: String,
     input: &SaveInput,
@@ -218,7 +219,8 @@ pub async fn create(
             ),
         )]));
     }
-    ensure_unique(db, owner.id, &name, None).await?;
+    let txn = crate::db::begin_write(db).await?;
+    ensure_unique(&txn, owner.id, &name, None).await?;
     let filters: BTreeMap<&str, &Vec<String>> = request
         .filters
         .iter()
@@ -239,7 +241,7 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
+    .insert(&txn)
     .await
     .map_err(|err| match err.sql_err() {
         // Saved twice at once under one name: the same answer as one at a time.
@@ -251,7 +253,44 @@ pub async fn create(
         }
         _ => AppError::from(err),
     })?;
+    record(
+        &txn,
+        owner.id,
+        "saved_search.created",
+        saved.id,
+        None,
+        Some(described(&saved)),
+    )
+    .await?;
+    txn.commit().await?;
     Ok(saved)
+}
+
+fn described(saved: &saved_searches::Model) -> serde_json::Value {
+    json!({ "name": saved.name, "query": saved.query, "notify": saved.notify })
+}
+
+async fn record(
+    conn: &impl ConnectionTrait,
+    owner: Uuid,
+    action: &str,
+    id: Uuid,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Result<(), AppError> {
+    crate::audit::record(
+        conn,
+        crate::audit::AuditEvent {
+            actor: Some(owner),
+            action,
+            subject_type: "saved_search",
+            subject_id: Some(id),
+            before,
+            after,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 fn sort_name(sort: Sort) -> &'static str {
@@ -311,13 +350,15 @@ pub async fn find(
 
 /// Renames it or changes whether its owner hears about new matches.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     owner: Uuid,
     id: Uuid,
     name: Option<&str>,
     notify: Option<bool>,
 ) -> Result<saved_searches::Model, AppError> {
-    let saved = find(db, owner, id).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let saved = find(&txn, owner, id).await?;
+    let before = described(&saved);
     let mut active: saved_searches::ActiveModel = saved.into();
     if let Some(raw) = name {
         let mut errors = Vec::new();
@@ -325,21 +366,43 @@ pub async fn update(
         let Some(checked) = checked.filter(|_| errors.is_empty()) else {
             return Err(AppError::Validation(errors));
         };
-        ensure_unique(db, owner, &checked, Some(id)).await?;
+        ensure_unique(&txn, owner, &checked, Some(id)).await?;
         active.name = Set(checked);
     }
     if let Some(notify) = notify {
         active.notify = Set(notify);
     }
     active.updated_at = Set(Utc::now());
-    Ok(active.update(db).await?)
+    let saved = active.update(&txn).await?;
+    record(
+        &txn,
+        owner,
+        "saved_search.updated",
+        id,
+        Some(before),
+        Some(described(&saved)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(saved)
 }
 
-pub async fn delete(db: &impl ConnectionTrait, owner: Uuid, id: Uuid) -> Result<(), AppError> {
-    let saved = find(db, owner, id).await?;
+pub async fn delete(db: &DatabaseConnection, owner: Uuid, id: Uuid) -> Result<(), AppError> {
+    let txn = crate::db::begin_write(db).await?;
+    let saved = find(&txn, owner, id).await?;
     saved_searches::Entity::delete_by_id(saved.id)
-        .exec(db)
+        .exec(&txn)
         .await?;
+    record(
+        &txn,
+        owner,
+        "saved_search.deleted",
+        id,
+        Some(described(&saved)),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
     Ok(())
 }
 
