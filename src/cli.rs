@@ -67,6 +67,11 @@ pub enum Command {
         #[arg(long, default_value = "markdown", value_parser = ["markdown", "html"])]
         format: String,
     },
+    /// Board members' email digests
+    Digests {
+        #[command(subcommand)]
+        command: DigestsCommand,
+    },
     /// Rebuild the search index from the database, with progress. A running service keeps
     /// answering from the old index and switches to the new one when it is ready
     Reindex,
@@ -104,6 +109,21 @@ fn kind_arg(raw: &str) -> Result<&'static str, String> {
         let kinds: Vec<&str> = import::KINDS.iter().map(|(value, _)| *value).collect();
         format!("must be one of: {}", kinds.join(", "))
     })
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DigestsCommand {
+    /// Send each board member's digest now, as this period's (a digest already sent this
+    /// period is not sent again; nothing is sent when nothing is new; unsubscribed board
+    /// members get none)
+    Send {
+        /// Only this board member
+        #[arg(long)]
+        user: Option<String>,
+        /// Print what would be sent and send nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -232,6 +252,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{text}");
             Ok(())
         }
+        Command::Digests {
+            command: DigestsCommand::Send { user, dry_run },
+        } => send_digests(settings, user.as_deref(), dry_run).await,
         Command::Reindex => {
             let conn = migrated(&settings).await?;
             let dir = settings.data_dir.join("search");
@@ -397,4 +420,81 @@ async fn migrated(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnec
         .await
         .context("migrations failed")?;
     Ok(conn)
+}
+
+/// `hub digests send`: enqueues (or previews) digests in this process, then
+/// sends what it enqueued through the outbox, as the service's worker would.
+async fn send_digests(settings: Settings, only: Option<&str>, dry_run: bool) -> anyhow::Result<()> {
+    use crate::digests::schedule::{self, Mode, Outcome};
+    let mailer = Mailer::from_settings(&settings)?;
+    let state = crate::startup::command_state(settings).await?;
+    let mut people = crate::triage::inbox::assignable(&state.db).await?;
+    if let Some(raw) = only {
+        let email = EmailAddress::parse(raw).map_err(|m| anyhow::anyhow!("--user: {m}"))?;
+        people.retain(|u| u.email == email.as_str());
+        anyhow::ensure!(
+            !people.is_empty(),
+            "--user: {email} is not a board member or admin"
+        );
+    }
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let mode = if dry_run { Mode::DryRun } else { Mode::Now };
+    let now = chrono::Utc::now();
+    let mut sent = 0;
+    for person in &people {
+        let outcome = schedule::send_one(&state, person, now, mode)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", person.email))?;
+        match outcome {
+            Outcome::Preview {
+                period,
+                digest,
+                rendered,
+            } => {
+                if digest.has_news() {
+                    println!(
+                        "To: {}\nPeriod: {period}\nSubject: {}\n\n{}",
+                        person.email, rendered.subject, rendered.text
+                    );
+                } else {
+                    println!(
+                        "{}: nothing new, nothing would be sent ({period}).\n",
+                        person.email
+                    );
+                }
+            }
+            Outcome::Sent { period, rendered } => {
+                sent += 1;
+                println!(
+                    "{}: sent \"{}\" ({period}).",
+                    person.email, rendered.subject
+                );
+            }
+            Outcome::NothingNew { period } => {
+                println!("{}: nothing new, nothing sent ({period}).", person.email)
+            }
+            Outcome::AlreadySent { period } => {
+                println!(
+                    "{}: this period's digest was already sent ({period}).",
+                    person.email
+                )
+            }
+            Outcome::NotDue => println!("{}: digests are off.", person.email),
+        }
+    }
+    if sent > 0 {
+        // Sends what is due now; anything that fails is retried by the service's worker.
+        while crate::email::worker::send_due(&state, &mailer).await? > 0 {}
+        let pending = entity::email_outbox::Entity::find()
+            .filter(entity::email_outbox::Column::Status.eq("pending"))
+            .filter(entity::email_outbox::Column::IdempotencyKey.starts_with("digest:"))
+            .count(&state.db)
+            .await?;
+        if pending > 0 {
+            eprintln!(
+                "{pending} digests could not be sent yet: the service's email worker retries them."
+            );
+        }
+    }
+    Ok(())
 }

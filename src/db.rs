@@ -53,6 +53,18 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     Ok(txn)
 }
 
+/// Row locks where the database has them (SQLite serialises writers anyway).
+pub fn locked<E: sea_orm::EntityTrait>(
+    txn: &DatabaseTransaction,
+    query: sea_orm::Select<E>,
+) -> sea_orm::Select<E> {
+    use sea_orm::QuerySelect;
+    match txn.get_database_backend() {
+        DatabaseBackend::Postgres => query.lock_exclusive(),
+        _ => query,
+    }
+}
+
 /// Runs a statement written with `$1`-style placeholders on either backend.
 pub fn statement(backend: DatabaseBackend, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
     let sql = match backend {

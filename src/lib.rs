@@ -8,6 +8,7 @@ pub mod cli;
 pub mod consultations;
 pub mod db;
 pub mod demo;
+pub mod digests;
 pub mod email;
 pub mod error;
 pub mod health;

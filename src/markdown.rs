@@ -16,6 +16,81 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     builder
 });
 
+/// Renders Markdown this service composed (an email's template, with
+/// everyone's text escaped by [`escape`]) to safe HTML, headings as written.
+pub fn render_document(markdown: &str) -> String {
+    let mut unsafe_html = String::new();
+    html::push_html(
+        &mut unsafe_html,
+        Parser::new_ext(markdown, Options::ENABLE_TABLES),
+    );
+    SANITIZER.clean(&unsafe_html).to_string()
+}
+
+/// Text made safe to place in Markdown: every character Markdown gives a
+/// meaning is escaped, so a title can never become a link or a heading.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
+            | '!' | '<' | '>' | '|' | '~' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Plain text from Markdown this service composed: headings underlined,
+/// list items with a dash, links followed by their address.
+pub fn to_text(markdown: &str) -> String {
+    let mut out = String::new();
+    let mut link: Option<String> = None;
+    let mut heading_start: Option<usize> = None;
+    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::Heading { .. }) => heading_start = Some(out.len()),
+            Event::End(TagEnd::Heading(level)) => {
+                let width = heading_start
+                    .take()
+                    .map_or(0, |start| out[start..].chars().count());
+                let rule = if level == pulldown_cmark::HeadingLevel::H1 {
+                    '='
+                } else {
+                    '-'
+                };
+                out.push('\n');
+                out.extend(std::iter::repeat_n(rule, width));
+                out.push_str("\n\n");
+            }
+            Event::Start(Tag::Item) => out.push_str("- "),
+            Event::End(TagEnd::Item) => out.push('\n'),
+            Event::End(TagEnd::List(_)) => out.push('\n'),
+            Event::End(TagEnd::Paragraph) => {
+                if !out.ends_with("\n") {
+                    out.push_str("\n\n");
+                }
+            }
+            Event::Start(Tag::Link { dest_url, .. }) => link = Some(dest_url.to_string()),
+            Event::End(TagEnd::Link) => {
+                if let Some(url) = link.take() {
+                    out.push_str(&format!(" <{url}>"));
+                }
+            }
+            Event::Rule => out.push_str("----\n\n"),
+            Event::Text(text) | Event::Code(text) => out.push_str(&text),
+            Event::SoftBreak => out.push(' '),
+            Event::HardBreak => out.push('\n'),
+            _ => {}
+        }
+    }
+    out.trim_end().to_owned() + "\n"
+}
+
 /// Renders Markdown to safe HTML. Headings are moved down two levels so that
 /// a writer's `#` never competes with the page's own `h1` and `h2`.
 pub fn render(markdown: &str) -> String {

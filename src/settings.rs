@@ -28,6 +28,9 @@ pub struct Settings {
     /// First delay before an email is retried; doubles with every failure.
     pub email_retry_base: Duration,
     pub email_max_attempts: i32,
+    /// Whether this process sends board members' digests when they fall due
+    /// (`HUB_DIGESTS=off` leaves it to another process or to `hub digests send`).
+    pub digests: bool,
 }
 
 /// An SMTP URL kept whole for the transport but never shown with its password.
@@ -92,6 +95,7 @@ struct Layer {
     assets_dir: Option<String>,
     email_retry_base_seconds: Option<u64>,
     email_max_attempts: Option<i32>,
+    digests: Option<String>,
 }
 
 const KEYS: &[&str] = &[
@@ -104,6 +108,7 @@ const KEYS: &[&str] = &[
     "assets_dir",
     "email_retry_base_seconds",
     "email_max_attempts",
+    "digests",
 ];
 
 impl Settings {
@@ -232,6 +237,17 @@ impl Settings {
             ));
         }
 
+        let digests = match pick(env.digests, file.digests).as_deref() {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(invalid(
+                    "HUB_DIGESTS",
+                    format!("{other:?} must be on or off"),
+                ));
+            }
+        };
+
         Ok(Settings {
             listen,
             data_dir,
@@ -242,6 +258,7 @@ impl Settings {
             assets_dir,
             email_retry_base: Duration::from_secs(retry_secs),
             email_max_attempts,
+            digests,
         })
     }
 
@@ -314,6 +331,7 @@ fn env_layer(env: impl IntoIterator<Item = (String, String)>) -> Result<Layer, S
             "smtp_url" => layer.smtp_url = Some(value),
             "mail_from" => layer.mail_from = Some(value),
             "assets_dir" => layer.assets_dir = Some(value),
+            "digests" => layer.digests = Some(value),
             "email_retry_base_seconds" => {
                 layer.email_retry_base_seconds = Some(value.parse().map_err(|_| {
                     invalid(&name, format!("{value:?} is not a whole number of seconds"))

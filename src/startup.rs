@@ -37,22 +37,7 @@ impl Application {
     /// Connects, migrates, seeds the register and binds the listener (port 0
     /// picks a free port, which tests use).
     pub async fn build(settings: Settings, mailer: Mailer) -> anyhow::Result<Self> {
-        let db = db::connect(&settings).await.with_context(|| {
-            format!(
-                "cannot connect to the database {}",
-                crate::settings::redact_url(&settings.database_url)
-            )
-        })?;
-        Migrator::up(&db, None)
-            .await
-            .context("database migrations failed")?;
-        organisations::seed(&db)
-            .await
-            .context("seeding the organisation register failed")?;
-        crate::ideas::themes::seed(&db)
-            .await
-            .context("seeding the themes failed")?;
-        let key = server_key(&db).await?;
+        let (db, key) = prepare(&settings).await?;
         if !settings.assets_dir.join("nhsuk").exists() {
             tracing::warn!(dir = %settings.assets_dir.display(), "front-end assets are missing: run `npm run build` in frontend/");
         }
@@ -100,6 +85,12 @@ impl Application {
             self.state.clone(),
             stop_rx.clone(),
         ));
+        let digests = self.state.settings.digests.then(|| {
+            tokio::spawn(crate::digests::schedule::run(
+                self.state.clone(),
+                stop_rx.clone(),
+            ))
+        });
         let worker = tokio::spawn(crate::email::worker::run(
             self.state.clone(),
             self.mailer,
@@ -112,11 +103,62 @@ impl Application {
             .await;
         let _ = stop_tx.send(true);
         let _ = worker.await;
+        if let Some(digests) = digests {
+            let _ = digests.await;
+        }
         let _ = imports.await;
         let _ = indexer.await;
         tracing::info!("HealthTech Hub stopped");
         served.context("the web server failed")
     }
+}
+
+/// Connects, migrates, seeds the register and the themes, and loads the
+/// shared key: what the service and the commands that act like it need.
+async fn prepare(settings: &Settings) -> anyhow::Result<(DatabaseConnection, ServerKey)> {
+    let db = db::connect(settings).await.with_context(|| {
+        format!(
+            "cannot connect to the database {}",
+            crate::settings::redact_url(&settings.database_url)
+        )
+    })?;
+    Migrator::up(&db, None)
+        .await
+        .context("database migrations failed")?;
+    organisations::seed(&db)
+        .await
+        .context("seeding the organisation register failed")?;
+    crate::ideas::themes::seed(&db)
+        .await
+        .context("seeding the themes failed")?;
+    let key = server_key(&db).await?;
+    Ok((db, key))
+}
+
+/// The service's state for a command run next to `hub serve`: the same
+/// database and key, and the search index opened for reading only (the
+/// service writes it; without one running, it is opened as the service would).
+pub async fn command_state(settings: Settings) -> anyhow::Result<AppState> {
+    let (db, key) = prepare(&settings).await?;
+    let dir = settings.data_dir.join("search");
+    let state = match crate::search::store::Search::open(&dir) {
+        Ok(search) => {
+            // No service holds it: bring it up to date as the service would.
+            let state = AppState::new(db, settings, key, std::sync::Arc::new(search));
+            let index = state.search.current();
+            if state.search.needs_fill() {
+                crate::search::indexer::fill(&state.db, &index).await?;
+                state.search.filled();
+            }
+            crate::search::indexer::catch_up(&state.db, &index).await?;
+            state
+        }
+        Err(_) => {
+            let search = crate::search::store::Search::open_read_only(&dir)?;
+            AppState::new(db, settings, key, std::sync::Arc::new(search))
+        }
+    };
+    Ok(state)
 }
 
 /// The HMAC key, created once and shared through the database by every replica.
@@ -218,6 +260,15 @@ pub fn routes(state: AppState) -> impl Endpoint {
             "/board/notes/:kind/:id",
             get(crate::triage::inbox_pages::notes_form)
                 .post(crate::triage::inbox_pages::notes_submit),
+        )
+        .at(
+            "/board/digest",
+            get(crate::digests::pages::settings_form).post(crate::digests::pages::settings_submit),
+        )
+        .at("/board/digest/preview", get(crate::digests::pages::preview))
+        .at(
+            "/digests/unsubscribe",
+            get(crate::digests::pages::unsubscribe_form).post(crate::digests::pages::unsubscribe),
         )
         .at("/board/report", get(crate::triage::pages::report_page))
         .at(

@@ -70,6 +70,27 @@ pub fn slug(name: &str) -> String {
     slug.trim_end_matches('-').to_owned()
 }
 
+/// The text of a snippet of HTML this service wrote (search highlights):
+/// tags dropped, the five escaped characters restored.
+pub fn strip_tags(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
 /// A CSV cell a spreadsheet would run as a formula is prefixed with `'`,
 /// so that it is shown as text (CSV injection).
 pub fn defuse_csv_cell(cell: &str) -> String {

@@ -10,6 +10,7 @@ pub mod consultation_questions;
 pub mod consultation_responses;
 pub mod consultation_versions;
 pub mod consultations;
+pub mod digest_subscriptions;
 pub mod email_outbox;
 pub mod idea_supports;
 pub mod idea_themes;

@@ -9,6 +9,7 @@ mod m20261121_000004_consultations;
 mod m20261121_000005_assignment;
 mod m20261121_000006_merged_supports;
 mod m20261121_000007_tags_links;
+mod m20261121_000008_digests;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000005_assignment::Migration),
             Box::new(m20261121_000006_merged_supports::Migration),
             Box::new(m20261121_000007_tags_links::Migration),
+            Box::new(m20261121_000008_digests::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ use poem_openapi::{OpenApiService, Tags};
 
 use crate::auth::api::AccountApi;
 use crate::consultations::api::{ConsultationAnalysisApi, ConsultationsApi};
+use crate::digests::api::DigestApi;
 use crate::ideas::api::IdeasApi;
 use crate::organisations::api::OrganisationsApi;
 use crate::reports::api::ReportsApi;
@@ -67,6 +68,7 @@ pub type Apis = (
     SavedSearchesApi,
     TriageApi,
     ItemApi,
+    DigestApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -83,6 +85,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             SavedSearchesApi,
             TriageApi,
             ItemApi,
+            DigestApi,
         ),
         "HealthTech Hub API",
         env!("CARGO_PKG_VERSION"),

@@ -91,6 +91,13 @@ labelled_enum!(
 );
 
 impl IdeaStatus {
+    /// Where the board's decision has been made: nothing awaits action.
+    pub const DECIDED: &'static [IdeaStatus] = &[
+        IdeaStatus::Implemented,
+        IdeaStatus::Declined,
+        IdeaStatus::Duplicate,
+    ];
+
     /// The statuses an idea may move to from this one.
     pub fn next(self) -> &'static [IdeaStatus] {
         use IdeaStatus::*;

@@ -112,6 +112,13 @@ labelled_enum!(
 );
 
 impl ReportStatus {
+    /// Where the board's work on a report is over: nothing awaits action.
+    pub const DECIDED: &'static [ReportStatus] = &[
+        ReportStatus::Resolved,
+        ReportStatus::Closed,
+        ReportStatus::NotActionable,
+    ];
+
     /// The statuses a report may move to from this one.
     pub fn next(self) -> &'static [ReportStatus] {
         use ReportStatus::*;

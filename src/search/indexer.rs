@@ -108,32 +108,30 @@ pub fn write(
 /// Replaces the documents in the writer, to be made visible by `commit`.
 fn stage(index: &SearchIndex, docs: Vec<(String, Uuid, Vec<SearchDoc>)>) -> Result<(), AppError> {
     let fields = index.fields;
-    let writer = index.writer.lock().map_err(|_| {
-        AppError::internal(anyhow::anyhow!("the search index writer lock is poisoned"))
-    })?;
-    for (kind, id, doc) in docs {
-        writer.delete_term(Term::from_field_text(
-            fields.key,
-            &documents::key(&kind, id),
-        ));
-        for doc in doc {
-            writer
-                .add_document(doc.to_tantivy(&fields))
-                .map_err(AppError::internal)?;
+    index.with_writer(|writer| {
+        for (kind, id, doc) in docs {
+            writer.delete_term(Term::from_field_text(
+                fields.key,
+                &documents::key(&kind, id),
+            ));
+            for doc in doc {
+                writer
+                    .add_document(doc.to_tantivy(&fields))
+                    .map_err(AppError::internal)?;
+            }
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Commits what is staged with `payload` and reloads the searchers.
 fn commit(index: &SearchIndex, payload: &str) -> Result<(), AppError> {
-    let mut writer = index.writer.lock().map_err(|_| {
-        AppError::internal(anyhow::anyhow!("the search index writer lock is poisoned"))
+    index.with_writer(|writer| {
+        let mut commit = writer.prepare_commit().map_err(AppError::internal)?;
+        commit.set_payload(payload);
+        commit.commit().map_err(AppError::internal)?;
+        Ok(())
     })?;
-    let mut commit = writer.prepare_commit().map_err(AppError::internal)?;
-    commit.set_payload(payload);
-    commit.commit().map_err(AppError::internal)?;
-    drop(writer);
     index.reader.reload().map_err(AppError::internal)?;
     Ok(())
 }
@@ -181,7 +179,7 @@ pub async fn run(state: crate::app_state::AppState, mut stop: watch::Receiver<bo
 }
 
 /// Fills a new, empty index from the tables, logging progress by tenths.
-async fn fill(db: &impl ConnectionTrait, index: &SearchIndex) -> Result<(), AppError> {
+pub(crate) async fn fill(db: &impl ConnectionTrait, index: &SearchIndex) -> Result<(), AppError> {
     let mut logged = 0;
     let total = rebuild(db, index, |done, total| {
         let tenth = (done * 10).checked_div(total).unwrap_or(10);
@@ -242,12 +240,10 @@ pub async fn rebuild(
         ),
     ];
     let total: u64 = kinds.iter().map(|(_, ids)| ids.len() as u64).sum();
-    {
-        let writer = index.writer.lock().map_err(|_| {
-            AppError::internal(anyhow::anyhow!("the search index writer lock is poisoned"))
-        })?;
+    index.with_writer(|writer| {
         writer.delete_all_documents().map_err(AppError::internal)?;
-    }
+        Ok(())
+    })?;
     // Marked partial from the start: if this is interrupted, it is redone.
     commit(index, PARTIAL)?;
     let mut done = 0u64;

@@ -112,7 +112,8 @@ impl WriterSize {
 pub struct SearchIndex {
     pub index: Index,
     pub reader: IndexReader,
-    pub writer: Mutex<IndexWriter>,
+    /// None when opened read-only (another process writes it).
+    writer: Mutex<Option<IndexWriter>>,
     pub fields: SearchFields,
     /// The change-log sequence number the index has applied up to.
     applied: AtomicI64,
@@ -144,7 +145,35 @@ impl SearchIndex {
         Self::open_with(dir, WriterSize::Service)
     }
 
+    /// Opens the index in `dir` for searching only, alongside the process
+    /// that writes it (`hub digests send` next to a running `hub serve`).
+    pub fn open_read_only(dir: &Path) -> anyhow::Result<Self> {
+        Self::open_inner(dir, None)
+    }
+
+    /// Runs `f` with the writer (staging, committing, clearing).
+    pub(crate) fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&mut IndexWriter) -> Result<T, crate::error::AppError>,
+    ) -> Result<T, crate::error::AppError> {
+        let mut guard = self.writer.lock().map_err(|_| {
+            crate::error::AppError::internal(anyhow::anyhow!(
+                "the search index writer lock is poisoned"
+            ))
+        })?;
+        let writer = guard.as_mut().ok_or_else(|| {
+            crate::error::AppError::internal(anyhow::anyhow!(
+                "this search index was opened read-only"
+            ))
+        })?;
+        f(writer)
+    }
+
     fn open_with(dir: &Path, size: WriterSize) -> anyhow::Result<Self> {
+        Self::open_inner(dir, Some(size))
+    }
+
+    fn open_inner(dir: &Path, size: Option<WriterSize>) -> anyhow::Result<Self> {
         let index = Index::open_in_dir(dir).context("cannot open the search index")?;
         index.tokenizers().register(
             KEYWORD,
@@ -156,9 +185,14 @@ impl SearchIndex {
         let payload = index.load_metas()?.payload;
         let partial = payload.as_deref() == Some(super::indexer::PARTIAL);
         let applied = payload.and_then(|p| p.parse::<i64>().ok()).unwrap_or(0);
-        let writer = index
-            .writer_with_num_threads(size.threads(), size.memory_bytes())
-            .context("the search index is in use by another process")?;
+        let writer = match size {
+            Some(size) => Some(
+                index
+                    .writer_with_num_threads(size.threads(), size.memory_bytes())
+                    .context("the search index is in use by another process")?,
+            ),
+            None => None,
+        };
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -180,7 +214,7 @@ impl SearchIndex {
             Ok(writer) => writer,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Err(err) = writer.wait_merging_threads() {
+        if let Some(Err(err)) = writer.map(IndexWriter::wait_merging_threads) {
             tracing::warn!(error = %err, "search index merges did not finish cleanly");
         }
     }

@@ -123,6 +123,24 @@ impl Search {
         })
     }
 
+    /// Opens the generation in use for searching only, next to the process
+    /// that keeps it current.
+    pub fn open_read_only(dir: &Path) -> anyhow::Result<Self> {
+        let name = read_pointer(dir)
+            .filter(|name| SearchIndex::is_current(&dir.join(name)))
+            .context(
+                "there is no search index yet: start `hub serve` or run `hub reindex` first",
+            )?;
+        let index = SearchIndex::open_read_only(&dir.join(&name))?;
+        let partial = index.partial;
+        Ok(Self {
+            dir: dir.to_owned(),
+            current: RwLock::new((name, Arc::new(index))),
+            retired: Mutex::new(Vec::new()),
+            needs_fill: AtomicBool::new(partial),
+        })
+    }
+
     pub fn current(&self) -> Arc<SearchIndex> {
         match self.current.read() {
             Ok(current) => current.1.clone(),

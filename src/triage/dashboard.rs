@@ -14,7 +14,7 @@ use super::report::{Count, ReportLine};
 use crate::auth::domain::RespondentType;
 use crate::error::AppError;
 use crate::ideas::domain::IdeaStatus;
-use crate::reports::domain::{Category, Severity};
+use crate::reports::domain::{Category, ReportStatus, Severity};
 
 pub const WEEKS: i64 = 12;
 
@@ -127,6 +127,7 @@ pub async fn build(
             status: None,
             assignee: super::inbox::Assignee::Person(me),
             tag: None,
+            awaiting: true,
             theme: None,
             category: None,
             severity: None,
@@ -224,7 +225,7 @@ pub async fn build(
 
     let critical = reports::Entity::find()
         .filter(reports::Column::Severity.eq("critical"))
-        .filter(reports::Column::Status.is_not_in(["resolved", "closed", "not_actionable"]))
+        .filter(reports::Column::Status.is_not_in(ReportStatus::DECIDED.iter().map(|s| s.as_str())))
         .order_by_asc(reports::Column::CreatedAt)
         .limit(20)
         .all(conn)

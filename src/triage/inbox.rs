@@ -58,6 +58,9 @@ pub struct InboxFilter {
     pub theme: Option<String>,
     /// A board tag's slug (any kind).
     pub tag: Option<String>,
+    /// Only items still awaiting a decision (not implemented, declined,
+    /// resolved, closed...).
+    pub awaiting: bool,
     pub category: Option<String>,
     pub severity: Option<String>,
     pub organisation: Option<String>,
@@ -150,6 +153,11 @@ fn ideas_query(f: &InboxFilter, now: DateTime<Utc>) -> sea_orm::Select<ideas::En
     if let Some(slug) = &f.tag {
         q = q.filter(ideas::Column::Id.in_subquery(tagged(InboxKind::Idea, slug)));
     }
+    if f.awaiting {
+        q = q.filter(
+            ideas::Column::Status.is_not_in(IdeaStatus::DECIDED.iter().map(|s| s.as_str())),
+        );
+    }
     if let Some(status) = &f.status {
         q = q.filter(ideas::Column::Status.eq(status.as_str()));
     }
@@ -180,6 +188,11 @@ fn reports_query(f: &InboxFilter, now: DateTime<Utc>) -> sea_orm::Select<reports
         reports::Entity::find().filter(assignee_condition(reports::Column::AssigneeId, f.assignee));
     if let Some(slug) = &f.tag {
         q = q.filter(reports::Column::Id.in_subquery(tagged(InboxKind::Report, slug)));
+    }
+    if f.awaiting {
+        q = q.filter(
+            reports::Column::Status.is_not_in(ReportStatus::DECIDED.iter().map(|s| s.as_str())),
+        );
     }
     if let Some(status) = &f.status {
         q = q.filter(reports::Column::Status.eq(status.as_str()));

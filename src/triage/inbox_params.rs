@@ -97,6 +97,7 @@ impl RawFilter {
             assignee,
             theme: some(&self.theme),
             tag: some(&self.tag),
+            awaiting: false,
             category: some(&self.category),
             severity: some(&self.severity),
             organisation: some(&self.organisation),

@@ -17,6 +17,11 @@ pub fn token_for(key: &ServerKey, binding: &str) -> String {
     key.sign("csrf", binding)
 }
 
+/// Addresses whose requests carry their own authority in a signed link,
+/// and are sent by mail clients that hold no session (RFC 8058 one-click
+/// unsubscribe).
+pub const SIGNED_LINK_PATHS: &[&str] = &["/digests/unsubscribe"];
+
 pub fn is_unsafe(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }

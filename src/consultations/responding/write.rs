@@ -12,8 +12,7 @@ use entity::{
 };
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
-    EntityTrait, QueryFilter, QuerySelect, Select, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Select, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -72,14 +71,6 @@ async fn fresh(txn: &DatabaseTransaction, id: Uuid) -> Result<consultations::Mod
         .ok_or(AppError::NotFound)
 }
 
-/// Row locks where the database has them (SQLite serialises writers anyway).
-fn locked<E: EntityTrait>(txn: &DatabaseTransaction, query: Select<E>) -> Select<E> {
-    match txn.get_database_backend() {
-        DatabaseBackend::Postgres => query.lock_exclusive(),
-        _ => query,
-    }
-}
-
 fn response_of(
     view: &ConsultationView,
     user: &users::Model,
@@ -134,7 +125,7 @@ async fn draft_of(
     )
     .exec_without_returning(txn)
     .await?;
-    locked(txn, response_of(view, user))
+    crate::db::locked(txn, response_of(view, user))
         .one(txn)
         .await?
         .ok_or(AppError::NotFound)
@@ -451,7 +442,7 @@ pub async fn submit(
     }
     let consultation = fresh(&txn, view.consultation.id).await?;
     may_respond(&consultation, &view.audience, user, true)?;
-    let response = locked(&txn, response_of(view, user))
+    let response = crate::db::locked(&txn, response_of(view, user))
         .one(&txn)
         .await?
         .ok_or_else(|| {
