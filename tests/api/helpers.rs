@@ -69,6 +69,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("HUB_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ("HUB_DATA_DIR".to_owned(), data_dir.display().to_string()),
         ("HUB_DATABASE_URL".to_owned(), database_url.clone()),
+        // Digests fall due by the clock; tests that want them turn them on.
+        ("HUB_DIGESTS".to_owned(), "off".to_owned()),
         (
             "HUB_ASSETS_DIR".to_owned(),
             concat!(env!("CARGO_MANIFEST_DIR"), "/frontend/dist").to_owned(),
