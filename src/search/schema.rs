@@ -152,7 +152,7 @@ impl SearchIndex {
     }
 
     /// Runs `f` with the writer (staging, committing, clearing).
-    pub(crate) fn with_writer<T>(
+    pub fn with_writer<T>(
         &self,
         f: impl FnOnce(&mut IndexWriter) -> Result<T, crate::error::AppError>,
     ) -> Result<T, crate::error::AppError> {

@@ -9,7 +9,7 @@ use crate::helpers::{
 };
 use crate::smtp_sink::SmtpSink;
 
-async fn wait_until(mut check: impl AsyncFnMut() -> bool, what: &str) {
+pub(crate) async fn wait_until(mut check: impl AsyncFnMut() -> bool, what: &str) {
     for _ in 0..200 {
         if check().await {
             return;
@@ -20,7 +20,7 @@ async fn wait_until(mut check: impl AsyncFnMut() -> bool, what: &str) {
 }
 
 /// Waits until the (only) outbox row satisfies `check`.
-async fn wait_for_outbox_row(
+pub(crate) async fn wait_for_outbox_row(
     app: &TestApp,
     check: impl Fn(&email_outbox::Model) -> bool,
     what: &str,
@@ -41,7 +41,7 @@ async fn wait_for_outbox_row(
 
 /// An app whose SMTP server is down: its URL names a port nothing listens on
 /// (reserved, then freed), where a test may later start one.
-async fn spawn_with_smtp_down(extra: &[(&str, &str)]) -> (TestApp, u16) {
+pub(crate) async fn spawn_with_smtp_down(extra: &[(&str, &str)]) -> (TestApp, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

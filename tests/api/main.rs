@@ -7,6 +7,7 @@ mod admin;
 mod api_errors;
 mod cli;
 mod consultations;
+mod digests;
 mod email;
 mod health;
 mod helpers;

@@ -438,11 +438,15 @@ async fn a_lost_or_outdated_index_is_rebuilt_from_the_database_on_start() {
     {
         let index = hub::search::schema::SearchIndex::open(&dir.join("search").join(&generation))
             .expect("open the index");
-        let mut writer = index.writer.lock().expect("writer");
-        writer.delete_all_documents().expect("delete");
-        let mut commit = writer.prepare_commit().expect("prepare");
-        commit.set_payload(hub::search::indexer::PARTIAL);
-        commit.commit().expect("commit");
+        index
+            .with_writer(|writer| {
+                writer.delete_all_documents().expect("delete");
+                let mut commit = writer.prepare_commit().expect("prepare");
+                commit.set_payload(hub::search::indexer::PARTIAL);
+                commit.commit().expect("commit");
+                Ok(())
+            })
+            .expect("writer");
     }
     let app = kept.spawn().await;
     filled(&app).await;
