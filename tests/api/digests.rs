@@ -469,3 +469,63 @@ async fn a_digest_enqueued_while_smtp_is_down_is_delivered_once_when_it_returns(
     app.stop().await;
     sink.stop();
 }
+
+#[tokio::test]
+async fn a_digest_counts_new_responses_per_open_consultation_and_new_saved_search_matches() {
+    let app = spawn_app_with(Options::default()).await;
+    let (board, user) = board_member(&app, "reader@example.nhs.uk").await;
+    let saved = app
+        .api_post(
+            "/api/v1/me/saved-searches",
+            &board,
+            &json!({ "name": "Handover", "q": "handover", "notify": true }),
+        )
+        .await;
+    assert_eq!(saved.status(), 201);
+    let c = crate::consultations::open_consultation(&app, &board, "digest-standard", &["everyone"])
+        .await;
+    let respondent =
+        crate::consultations::respondent(&app, "resp@example.nhs.uk", "expert", "Rhys Respondent")
+            .await;
+    crate::consultations::respond(&app, &respondent, &c, "Keep tokens short", "named", None).await;
+    let author = app
+        .api_token_for("author@example.nhs.uk", Role::Contributor)
+        .await;
+    create_idea(&app, &author, &idea_body("Handover notes on the ward")).await;
+    app.indexed().await;
+
+    let Outcome::Preview {
+        digest, rendered, ..
+    } = schedule::send_one(&app.state, &user, Utc::now(), Mode::DryRun)
+        .await
+        .expect("preview")
+    else {
+        panic!("a dry run previews");
+    };
+    let responses = digest
+        .part(hub::digests::settings::Section::Responses)
+        .expect("responses part");
+    assert_eq!(responses.total, 1);
+    assert!(responses.lines[0].detail.starts_with("1 new response"));
+    let matches = digest
+        .part(hub::digests::settings::Section::SavedSearches)
+        .expect("saved searches part");
+    assert_eq!(matches.total, 1);
+    assert_eq!(matches.lines[0].title, "Handover");
+    assert!(
+        matches.lines[0]
+            .detail
+            .contains("Handover notes on the ward")
+    );
+    assert!(rendered.subject.contains("1 new consultation response"));
+    assert!(rendered.subject.contains("1 new saved-search match"));
+    assert!(
+        digest_rows(&app).await.is_empty(),
+        "a preview sends nothing"
+    );
+
+    let api: Value = app.api_json("/api/v1/me/digest/preview", &board).await;
+    assert_eq!(api["has_news"], true);
+    assert_eq!(api["subject"], rendered.subject.as_str());
+    app.stop().await;
+}
