@@ -85,7 +85,7 @@ test('a board member triages an idea end to end with JavaScript off', async () =
 
   // Tag it.
   await tick().check()
-  await page.getByRole('textbox', { name: 'Tag', exact: true }).fill(tag)
+  await page.getByRole('textbox', { name: 'Tag for the selected items', exact: true }).fill(tag)
   await page.getByRole('button', { name: 'Add tag' }).click()
   await page.waitForURL('**/board/inbox/tag')
   assert.match(await resultLines(page), new RegExp(`${IDEA}: Tagged ${tag}\\.`))
