@@ -70,11 +70,7 @@ pub fn to_text(markdown: &str) -> String {
             Event::Start(Tag::Item) => out.push_str("- "),
             Event::End(TagEnd::Item) => out.push('\n'),
             Event::End(TagEnd::List(_)) => out.push('\n'),
-            Event::End(TagEnd::Paragraph) => {
-                if !out.ends_with("\n") {
-                    out.push_str("\n\n");
-                }
-            }
+            Event::End(TagEnd::Paragraph) if !out.ends_with('\n') => out.push_str("\n\n"),
             Event::Start(Tag::Link { dest_url, .. }) => link = Some(dest_url.to_string()),
             Event::End(TagEnd::Link) => {
                 if let Some(url) = link.take() {
