@@ -17,7 +17,7 @@ const TITLE: &str = "Token standard";
 
 const DOCUMENT: &str = "# Scope\n\nThis standard covers API access to clinical systems.\n\n# Token lifetimes\n\nAccess tokens last five minutes.\n\n## Refresh tokens\n\nRefresh tokens last eight hours and rotate on use.";
 
-const DOCUMENT_V2: &str = "# Scope\n\nThis standard covers API access to clinical and administrative systems.\n\n# Token lifetimes\n\nAccess tokens last ten minutes.\n\n## Refresh tokens\n\nRefresh tokens last twelve hours and rotate on use.";
+pub(crate) const DOCUMENT_V2: &str = "# Scope\n\nThis standard covers API access to clinical and administrative systems.\n\n# Token lifetimes\n\nAccess tokens last ten minutes.\n\n## Refresh tokens\n\nRefresh tokens last twelve hours and rotate on use.";
 
 /// A consultation made through the API, with its question ids.
 pub(crate) struct Consultation {
@@ -32,11 +32,11 @@ pub(crate) struct Consultation {
 
 /// An RFC 3339 time `offset` from now, in whole seconds (so that it reads
 /// back exactly on every database).
-fn at(offset: Duration) -> String {
+pub(crate) fn at(offset: Duration) -> String {
     (Utc::now() + offset).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn consultation_body(
+pub(crate) fn consultation_body(
     slug: &str,
     audience: &[&'static str],
     opens_at: &str,
@@ -139,7 +139,7 @@ pub(crate) async fn open_consultation(
 }
 
 /// Closes the consultation a minute ago, changing nothing else.
-async fn close(app: &TestApp, board: &str, c: &Consultation) {
+pub(crate) async fn close(app: &TestApp, board: &str, c: &Consultation) {
     let body = consultation_body(
         &c.slug,
         &c.audience,
@@ -193,7 +193,7 @@ fn answers(c: &Consultation, text: &str) -> Value {
 }
 
 /// A complete response as an individual.
-fn complete(c: &Consultation, text: &str, consent: &str) -> Value {
+pub(crate) fn complete(c: &Consultation, text: &str, consent: &str) -> Value {
     json!({
         "capacity": "individual",
         "interests": "no",
@@ -202,12 +202,12 @@ fn complete(c: &Consultation, text: &str, consent: &str) -> Value {
     })
 }
 
-fn response_path(c: &Consultation) -> String {
+pub(crate) fn response_path(c: &Consultation) -> String {
     format!("/api/v1/consultations/{}/response", c.slug)
 }
 
 /// PUTs the caller's response and returns it (asserting success).
-async fn save(app: &TestApp, token: &str, c: &Consultation, body: &Value) -> Value {
+pub(crate) async fn save(app: &TestApp, token: &str, c: &Consultation, body: &Value) -> Value {
     let resp = app
         .api_send(Method::PUT, &response_path(c), token, &[], Some(body))
         .await;
@@ -217,7 +217,7 @@ async fn save(app: &TestApp, token: &str, c: &Consultation, body: &Value) -> Val
     saved
 }
 
-async fn submit(
+pub(crate) async fn submit(
     app: &TestApp,
     token: &str,
     c: &Consultation,
@@ -233,7 +233,7 @@ async fn submit(
     .await
 }
 
-async fn comment_on(
+pub(crate) async fn comment_on(
     app: &TestApp,
     token: &str,
     c: &Consultation,
@@ -320,7 +320,12 @@ fn column(header: &[String], name: &str) -> usize {
         .unwrap_or_else(|| panic!("no column {name} in {header:?}"))
 }
 
-async fn import_csv(app: &TestApp, board: &str, c: &Consultation, file: &str) -> reqwest::Response {
+pub(crate) async fn import_csv(
+    app: &TestApp,
+    board: &str,
+    c: &Consultation,
+    file: &str,
+) -> reqwest::Response {
     app.client
         .post(app.url(&format!(
             "/api/v1/consultations/{}/responses/import",

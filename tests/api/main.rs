@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod api_errors;
+mod audit_trail;
 mod cli;
 mod consultations;
 mod digests;

@@ -36,7 +36,7 @@ async fn admin_token(app: &TestApp) -> String {
     app.api_token_for(ADMIN, Role::Admin).await
 }
 
-async fn api_import(
+pub(crate) async fn api_import(
     app: &TestApp,
     token: &str,
     csv: impl Into<reqwest::Body>,
@@ -53,7 +53,7 @@ async fn api_import(
 }
 
 /// Waits for the background import to finish and returns it.
-async fn finished(app: &TestApp, id: Uuid) -> organisation_imports::Model {
+pub(crate) async fn finished(app: &TestApp, id: Uuid) -> organisation_imports::Model {
     for _ in 0..200 {
         let found = organisation_imports::Entity::find_by_id(id)
             .one(&app.db)

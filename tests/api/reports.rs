@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
-fn report_body(system: &str) -> Value {
+pub(crate) fn report_body(system: &str) -> Value {
     json!({
         "organisation": "RTH",
         "system_name": system,
