@@ -661,3 +661,46 @@ pub async fn change_status(
         Err(other) => return Err(other),
     })
 }
+
+/// What an item is now, for a board member whose change was refused as
+/// stale: "it is now Under review, assigned to Bea Board".
+pub async fn now_reads(
+    conn: &impl ConnectionTrait,
+    kind: InboxKind,
+    id: Uuid,
+) -> Result<Option<String>, AppError> {
+    let (status, assignee) = match kind {
+        InboxKind::Idea => match ideas::Entity::find_by_id(id).one(conn).await? {
+            Some(i) => (
+                IdeaStatus::parse(&i.status).map_or(i.status.clone(), |s| s.label().to_owned()),
+                i.assignee_id,
+            ),
+            None => return Ok(None),
+        },
+        InboxKind::Report => match reports::Entity::find_by_id(id).one(conn).await? {
+            Some(r) => (
+                ReportStatus::parse(&r.status).map_or(r.status.clone(), |s| s.label().to_owned()),
+                r.assignee_id,
+            ),
+            None => return Ok(None),
+        },
+        InboxKind::Response => match consultation_responses::Entity::find_by_id(id)
+            .one(conn)
+            .await?
+        {
+            Some(r) => ("Submitted".to_owned(), r.assignee_id),
+            None => return Ok(None),
+        },
+    };
+    let who = match assignee {
+        Some(person) => names(conn, std::iter::once(person))
+            .await?
+            .remove(&person)
+            .map_or_else(
+                || "assigned".to_owned(),
+                |name| format!("assigned to {name}"),
+            ),
+        None => "unassigned".to_owned(),
+    };
+    Ok(Some(format!("it is now {status}, {who}")))
+}

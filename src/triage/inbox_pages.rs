@@ -255,7 +255,10 @@ pub async fn inbox_assign(
             Ok(Outcome::Done { .. }) if assignee.id().is_some() => "Assigned.".to_owned(),
             Ok(Outcome::Done { .. }) => "Unassigned.".to_owned(),
             Ok(Outcome::Stale { current_version }) => format!(
-                "Not changed: someone changed it after you loaded the page (now version {current_version}). Check it and try again."
+                "Not changed: someone changed it after you loaded the page ({}, version {current_version}). Check it and try again.",
+                inbox::now_reads(&state.db, kind, id)
+                    .await?
+                    .unwrap_or_else(|| "it has gone".to_owned())
             ),
             Ok(Outcome::NotFound) => "Not changed: it no longer exists.".to_owned(),
             Err(other) => return Err(other),
@@ -304,7 +307,12 @@ pub async fn inbox_status(
         let message = match outcome {
             inbox::StatusOutcome::Changed { .. } => "Status changed.".to_owned(),
             inbox::StatusOutcome::Refused(why) => format!("Not changed: {why}."),
-            inbox::StatusOutcome::Stale(why) => format!("Not changed: {why}."),
+            inbox::StatusOutcome::Stale(why) => format!(
+                "Not changed: {why} ({}).",
+                inbox::now_reads(&state.db, kind, id)
+                    .await?
+                    .unwrap_or_else(|| "it has gone".to_owned())
+            ),
             inbox::StatusOutcome::NotFound => "Not changed: it no longer exists.".to_owned(),
         };
         results.push(ResultLine {

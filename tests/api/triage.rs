@@ -446,8 +446,8 @@ async fn assigning_ticked_items_from_the_page_reports_what_happened_to_each() {
         "{html}"
     );
     assert!(
-        html.contains("Not changed: someone changed it after you loaded the page"),
-        "{html}"
+        html.contains("Not changed: someone changed it after you loaded the page (it is now Escalated, unassigned, version 3)"),
+        "what changed is shown: {html}"
     );
     let mine: Value = app.api_json("/api/v1/inbox?assignee=me", &board).await;
     assert_eq!(kinds_of(&mine), ["idea"]);
