@@ -497,7 +497,19 @@ pub async fn edit_question(
         .position(|q| q.model.id == question_id)
         .ok_or(AppError::NotFound)?;
     let now = Utc::now();
-    let action = match edit {
+    let described = |q: &consultation_questions::Model| {
+        json!({
+            "question": q.id,
+            "position": q.position,
+            "kind": q.kind,
+            "prompt": q.prompt,
+            "help_text": q.help_text,
+            "required": q.required,
+            "options": q.options,
+        })
+    };
+    let before = described(&list[index].model);
+    let (action, after) = match edit {
         QuestionEdit::Replace(details) => {
             let mut row: consultation_questions::ActiveModel = list[index].model.clone().into();
             row.kind = Set(details.kind.as_str().to_owned());
@@ -506,8 +518,8 @@ pub async fn edit_question(
             row.required = Set(details.required);
             row.options = Set(json!(details.options).to_string());
             row.updated_at = Set(now);
-            row.update(&txn).await?;
-            "consultation.question_changed"
+            let updated = row.update(&txn).await?;
+            ("consultation.question_changed", Some(described(&updated)))
         }
         QuestionEdit::Remove => {
             consultation_questions::Entity::delete_by_id(question_id)
@@ -515,18 +527,23 @@ pub async fn edit_question(
                 .await?;
             list.remove(index);
             renumber(&txn, &list).await?;
-            "consultation.question_removed"
+            ("consultation.question_removed", None)
         }
         QuestionEdit::MoveUp | QuestionEdit::MoveDown => {
             let target = match edit {
                 QuestionEdit::MoveUp => index.checked_sub(1),
                 _ => Some(index + 1).filter(|i| *i < list.len()),
             };
+            let mut position = list[index].model.position;
             if let Some(target) = target {
                 list.swap(index, target);
                 renumber(&txn, &list).await?;
+                position = target as i32 + 1;
             }
-            "consultation.question_moved"
+            (
+                "consultation.question_moved",
+                Some(json!({ "question": question_id, "position": position })),
+            )
         }
     };
     audit::record(
@@ -536,8 +553,8 @@ pub async fn edit_question(
             action,
             subject_type: SUBJECT,
             subject_id: Some(consultation_id),
-            before: None,
-            after: Some(json!({ "question": question_id })),
+            before: Some(before),
+            after,
         },
     )
     .await?;

@@ -654,6 +654,18 @@ async fn consultation_authoring(trail: &mut Trail<'_>, cast: &Cast) {
             ),
         )
         .await;
+    let changed_question = trail.latest("consultation.question_changed").await;
+    assert!(
+        changed_question.before.as_ref().is_some_and(
+            |b| b["prompt"].is_string() && b["prompt"] != "Do you support the standard?"
+        ),
+        "the question as it was: {:?}",
+        changed_question.before
+    );
+    assert_eq!(
+        changed_question.after.as_ref().expect("after")["prompt"],
+        "Do you support the standard?"
+    );
     trail
         .check(
             "deleteConsultationQuestion",
@@ -738,6 +750,17 @@ async fn consultation_responses(trail: &mut Trail<'_>, cast: &Cast) {
             app.api_send(Method::PUT, &response_path(&c), &nurse, &[], Some(&changed)),
         )
         .await;
+    let change = trail.latest("consultation_response.changed").await;
+    let (before, after) = (
+        change.before.as_ref().expect("the response before"),
+        change.after.as_ref().expect("the response after"),
+    );
+    assert_eq!(before["status"], "submitted");
+    assert_eq!(
+        after["version"].as_i64(),
+        before["version"].as_i64().map(|v| v + 1),
+        "{before} -> {after}"
+    );
     let commented = trail
         .check(
             "saveMySectionComment",

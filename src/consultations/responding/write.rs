@@ -353,6 +353,7 @@ async fn write(
             view,
             &detail,
             "consultation_response.changed",
+            &response,
         )
         .await?;
     }
@@ -471,13 +472,26 @@ pub async fn submit(
         response: saved.clone(),
         ..detail
     };
-    after_submission(&txn, state, user, view, &detail, action).await?;
+    after_submission(&txn, state, user, view, &detail, action, &response).await?;
     if let Some(key) = key {
         idempotency::remember(&txn, user.id, key, saved.id).await?;
     }
     txn.commit().await?;
     state.outbox_ready.notify_one();
     Ok(saved)
+}
+
+/// What the audit trail keeps of a response on each side of a change (the
+/// words themselves are in the response and its receipts).
+fn summary(r: &consultation_responses::Model) -> serde_json::Value {
+    json!({
+        "status": r.status,
+        "consent": r.consent,
+        "capacity": r.capacity,
+        "organisation": r.organisation_name,
+        "interests_declared": r.interests_declared,
+        "version": r.version,
+    })
 }
 
 /// The audit event, the search index entry and the emailed receipt (a copy
@@ -489,8 +503,13 @@ async fn after_submission(
     view: &ConsultationView,
     detail: &ResponseDetail,
     action: &str,
+    before: &consultation_responses::Model,
 ) -> Result<(), AppError> {
     let response = &detail.response;
+    let mut after = summary(response);
+    after["consultation"] = json!(view.consultation.slug);
+    after["answers"] = json!(detail.answers.len());
+    after["comments"] = json!(detail.comments.len());
     audit::record(
         txn,
         AuditEvent {
@@ -498,15 +517,8 @@ async fn after_submission(
             action,
             subject_type: SUBJECT,
             subject_id: Some(response.id),
-            before: None,
-            after: Some(json!({
-                "consultation": view.consultation.slug,
-                "consent": response.consent,
-                "capacity": response.capacity,
-                "answers": detail.answers.len(),
-                "comments": detail.comments.len(),
-                "version": response.version,
-            })),
+            before: Some(summary(before)),
+            after: Some(after),
         },
     )
     .await?;
