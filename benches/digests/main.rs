@@ -7,6 +7,8 @@
 
 #[path = "../search/corpus.rs"]
 mod corpus;
+#[path = "../shared.rs"]
+mod shared;
 
 use std::time::{Duration, Instant};
 
@@ -14,9 +16,7 @@ use chrono::Utc;
 use hub::digests::schedule::{self, Mode, Outcome};
 use hub::digests::settings::{self, DigestSettings, Section};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, Database, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
 
 struct Options {
     items: usize,
@@ -29,8 +29,7 @@ fn options() -> anyhow::Result<Options> {
     let mut options = Options {
         items: 100_000,
         board: 1_000,
-        admin_url: std::env::var("HUB_BENCH_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+        admin_url: shared::admin_url(),
         keep: false,
     };
     let mut args = std::env::args().skip(1);
@@ -51,18 +50,6 @@ fn options() -> anyhow::Result<Options> {
         }
     }
     Ok(options)
-}
-
-/// The most memory this process has held (VmHWM), in MiB.
-fn peak_memory_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
-fn step(message: &str) {
-    eprintln!("==> {message}");
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -128,14 +115,14 @@ async fn run(
     let state = app.state().clone();
     let db = state.db.clone();
 
-    step(&format!("generating {} items", options.items));
+    shared::step(&format!("generating {} items", options.items));
     let counts = corpus::generate(&db, options.items, 20_261_121, |done| {
         if done % 20_000 < 500 {
             eprintln!("    {done} items written");
         }
     })
     .await?;
-    step("indexing them");
+    shared::step("indexing them");
     hub::search::store::rebuild_generation(&data_dir.join("search"), &db, |done, total| {
         if done % 20_000 < 1_000 || done == total {
             eprintln!("    {done}/{total} indexed");
@@ -144,7 +131,7 @@ async fn run(
     .await?;
     state.search.follow_pointer()?;
 
-    step(&format!(
+    shared::step(&format!(
         "{} board members, each with items assigned and two saved searches",
         options.board
     ));
@@ -209,7 +196,7 @@ async fn run(
         .exec(&db)
         .await?;
 
-    step("baseline: every digest without the saved-search section");
+    shared::step("baseline: every digest without the saved-search section");
     let without: Vec<Section> = Section::ALL
         .iter()
         .copied()
@@ -224,7 +211,7 @@ async fn run(
     }
     let (base_total, base_each, _, _) = pass(&state, &people, Mode::DryRun).await?;
 
-    step("every digest, all sections (built and rendered, nothing sent)");
+    shared::step("every digest, all sections (built and rendered, nothing sent)");
     for person in &people {
         settings::save(
             &db,
@@ -236,14 +223,14 @@ async fn run(
     }
     let (full_total, full_each, with_news, lines) = pass(&state, &people, Mode::DryRun).await?;
 
-    step("every digest enqueued into the outbox");
+    shared::step("every digest enqueued into the outbox");
     let (send_total, send_each, sent, _) = pass(&state, &people, Mode::Now).await?;
     let outbox = entity::email_outbox::Entity::find()
         .filter(entity::email_outbox::Column::IdempotencyKey.starts_with("digest:"))
         .count(&db)
         .await?;
 
-    let peak = peak_memory_mib();
+    let peak = shared::peak_memory_mib();
     println!();
     println!(
         "## Digest benchmark: {} board members over {} items ({} ideas, {} reports, {} comments, {} responses)",
@@ -294,26 +281,12 @@ async fn run(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = options()?;
-    let started = Instant::now();
-    let admin = Database::connect(&options.admin_url).await?;
-    let name = format!("hub_digest_bench_{}", std::process::id());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await?;
-    let database_url = match options.admin_url.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => anyhow::bail!("HUB_BENCH_PG_URL must end in /database"),
-    };
-    let data_dir = std::env::temp_dir().join(&name);
-    let outcome = run(&options, &database_url, &data_dir).await;
-    if !options.keep {
-        let _ = std::fs::remove_dir_all(&data_dir);
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
-    } else {
-        eprintln!("kept {database_url} and {}", data_dir.display());
-    }
-    eprintln!("finished in {:.0} s", started.elapsed().as_secs_f64());
-    outcome
+    let admin_url = options.admin_url.clone();
+    shared::with_fresh_database(
+        &admin_url,
+        "hub_digest_bench",
+        options.keep,
+        |database_url, data_dir| async move { run(&options, &database_url, &data_dir).await },
+    )
+    .await
 }

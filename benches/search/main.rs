@@ -8,11 +8,12 @@
 
 mod corpus;
 mod postgres_fts;
+#[path = "../shared.rs"]
+mod shared;
 
 use std::time::{Duration, Instant};
 
 use hub::search::query::{self, Audience, SearchRequest};
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
 
 struct Options {
@@ -28,8 +29,7 @@ fn options() -> anyhow::Result<Options> {
         items: 100_000,
         queries: 200,
         probes: 60,
-        admin_url: std::env::var("HUB_BENCH_PG_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+        admin_url: shared::admin_url(),
         keep: false,
     };
     let mut args = std::env::args().skip(1);
@@ -89,14 +89,6 @@ fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
-/// The most memory this process has held (VmHWM), in MiB.
-fn peak_memory_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 fn directory_mib(path: &std::path::Path) -> f64 {
     fn walk(path: &std::path::Path) -> u64 {
         std::fs::read_dir(path)
@@ -118,35 +110,17 @@ fn directory_mib(path: &std::path::Path) -> f64 {
     walk(path) as f64 / (1024.0 * 1024.0)
 }
 
-fn step(message: &str) {
-    eprintln!("==> {message}");
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let options = options()?;
-    let started = Instant::now();
-    let admin = Database::connect(&options.admin_url).await?;
-    let name = format!("hub_bench_{}", std::process::id());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await?;
-    let database_url = match options.admin_url.rsplit_once('/') {
-        Some((server, _)) => format!("{server}/{name}"),
-        None => anyhow::bail!("HUB_BENCH_PG_URL must end in /database"),
-    };
-    let data_dir = std::env::temp_dir().join(&name);
-    let outcome = run(&options, &database_url, &data_dir).await;
-    if !options.keep {
-        let _ = std::fs::remove_dir_all(&data_dir);
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
-    } else {
-        eprintln!("kept {database_url} and {}", data_dir.display());
-    }
-    eprintln!("finished in {:.0} s", started.elapsed().as_secs_f64());
-    outcome
+    let admin_url = options.admin_url.clone();
+    shared::with_fresh_database(
+        &admin_url,
+        "hub_bench",
+        options.keep,
+        |database_url, data_dir| async move { run(&options, &database_url, &data_dir).await },
+    )
+    .await
 }
 
 async fn run(
@@ -167,7 +141,7 @@ async fn run(
     let state = app.state().clone();
     let db = state.db.clone();
 
-    step(&format!("generating {} items", options.items));
+    shared::step(&format!("generating {} items", options.items));
     let clock = Instant::now();
     let counts = corpus::generate(&db, options.items, 20_261_121, |done| {
         if done % 20_000 < 500 {
@@ -177,7 +151,7 @@ async fn run(
     .await?;
     let generated = clock.elapsed();
 
-    step("full reindex into a new index (tantivy)");
+    shared::step("full reindex into a new index (tantivy)");
     let clock = Instant::now();
     let indexed =
         hub::search::store::rebuild_generation(&data_dir.join("search"), &db, |done, total| {
@@ -188,7 +162,7 @@ async fn run(
         .await?;
     let reindex = clock.elapsed();
 
-    step("PostgreSQL full-text table and GIN index");
+    shared::step("PostgreSQL full-text table and GIN index");
     let clock = Instant::now();
     postgres_fts::build(&db).await?;
     let pg_build = clock.elapsed();
@@ -232,7 +206,7 @@ async fn run(
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
 
-    step(&format!(
+    shared::step(&format!(
         "{} queries, each way (after a warm-up pass)",
         queries.len()
     ));
@@ -287,7 +261,7 @@ async fn run(
     let over_http = Latencies::new(http_times);
     let postgres = Latencies::new(pg_times);
 
-    step(&format!(
+    shared::step(&format!(
         "freshness: {} acknowledged writes until searchable",
         options.probes
     ));
@@ -338,7 +312,7 @@ async fn run(
     let _ = server.await;
 
     let index_mib = directory_mib(&data_dir.join("search"));
-    let peak = peak_memory_mib();
+    let peak = shared::peak_memory_mib();
     let items = counts.total();
     let words_m = counts.words as f64 / 1e6;
     println!();
