@@ -15,6 +15,7 @@ use crate::search::api::SearchApi;
 use crate::search::saved::api::SavedSearchesApi;
 use crate::submissions::api::SubmissionsApi;
 use crate::triage::api::TriageApi;
+use crate::triage::board_api::BoardApi;
 use crate::triage::item_api::ItemApi;
 
 #[derive(Tags)]
@@ -68,6 +69,7 @@ pub type Apis = (
     SavedSearchesApi,
     TriageApi,
     ItemApi,
+    BoardApi,
     DigestApi,
 );
 
@@ -85,6 +87,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             SavedSearchesApi,
             TriageApi,
             ItemApi,
+            BoardApi,
             DigestApi,
         ),
         "HealthTech Hub API",

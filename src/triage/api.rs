@@ -164,6 +164,22 @@ pub struct AssigneeOut {
     pub version: i32,
 }
 
+pub(super) fn item_out(i: inbox::InboxItem) -> InboxItemOut {
+    InboxItemOut {
+        kind: i.kind.as_str().to_owned(),
+        id: i.id,
+        title: i.title,
+        status: i.status,
+        detail: i.detail,
+        assignee_id: i.assignee_id,
+        assignee: i.assignee,
+        created_at: i.created_at,
+        version: i.version,
+        link: i.link,
+        tags: i.tags.into_iter().map(TagOut::from).collect(),
+    }
+}
+
 pub(super) fn kind_of(raw: &str) -> Result<InboxKind, AppError> {
     InboxKind::parse(raw).ok_or_else(|| {
         AppError::Validation(vec![FieldError::new(
@@ -269,23 +285,7 @@ impl TriageApi {
                     count: *n,
                 })
                 .collect(),
-            items: page
-                .items
-                .into_iter()
-                .map(|i| InboxItemOut {
-                    kind: i.kind.as_str().to_owned(),
-                    id: i.id,
-                    title: i.title,
-                    status: i.status,
-                    detail: i.detail,
-                    assignee_id: i.assignee_id,
-                    assignee: i.assignee,
-                    created_at: i.created_at,
-                    version: i.version,
-                    link: i.link,
-                    tags: i.tags.into_iter().map(TagOut::from).collect(),
-                })
-                .collect(),
+            items: page.items.into_iter().map(item_out).collect(),
         }))
     }
 

@@ -19,7 +19,8 @@ use crate::reports::domain::{Category, ReportStatus, Severity};
 pub const WEEKS: i64 = 12;
 
 /// Submissions in one week (Monday to Sunday, UK time).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, poem_openapi::Object)]
+#[oai(rename = "DashboardWeek")]
 pub struct Week {
     /// "w/c 2 Nov"
     pub label: String,
@@ -34,7 +35,7 @@ impl Week {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, poem_openapi::Object)]
 pub struct ClosingSoon {
     pub slug: String,
     pub title: String,

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod board_api;
 pub mod dashboard;
 pub mod inbox;
 pub mod inbox_pages;

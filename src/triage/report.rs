@@ -86,13 +86,15 @@ impl Period {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, poem_openapi::Object)]
+#[oai(rename = "BoardCount")]
 pub struct Count {
     pub label: String,
     pub count: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, poem_openapi::Object)]
+#[oai(rename = "BoardReportLine")]
 pub struct ReportLine {
     pub id: Uuid,
     pub system: String,
@@ -102,7 +104,8 @@ pub struct ReportLine {
     pub status: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, poem_openapi::Object)]
+#[oai(rename = "BoardIdeaLine")]
 pub struct IdeaLine {
     pub id: Uuid,
     pub title: String,
@@ -110,7 +113,8 @@ pub struct IdeaLine {
     pub supporters: i32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, poem_openapi::Object)]
+#[oai(rename = "BoardOutcomeLine")]
 pub struct OutcomeLine {
     pub slug: String,
     pub title: String,
@@ -119,7 +123,7 @@ pub struct OutcomeLine {
 }
 
 /// The report for one month.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, poem_openapi::Object)]
 pub struct GovernmentReport {
     pub period: String,
     pub period_label: String,

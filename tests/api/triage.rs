@@ -816,3 +816,80 @@ async fn a_bulk_change_with_one_bad_item_changes_nothing_and_bad_filters_are_nam
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_dashboard_the_report_and_an_item_s_timeline_are_in_the_api_for_the_board() {
+    let app = spawn_app().await;
+    let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
+    let (idea, report, _) = one_of_each(&app, &board).await;
+    let me: Value = app.api_json("/api/v1/me", &board).await;
+    let idea_id = idea["id"].as_str().expect("id");
+    let resp = app
+        .api_send(
+            reqwest::Method::PUT,
+            &format!("/api/v1/inbox/idea/{idea_id}/assignee"),
+            &board,
+            &[],
+            Some(&json!({ "assignee": me["id"] })),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+
+    let dashboard: Value = app.api_json("/api/v1/dashboard", &board).await;
+    assert_eq!(dashboard["awaiting_me_total"], 1);
+    assert_eq!(dashboard["awaiting_me"][0]["id"], idea["id"]);
+    assert_eq!(dashboard["open_critical"][0]["id"], report["id"]);
+    assert_eq!(dashboard["weeks"].as_array().expect("weeks").len(), 12);
+
+    let month: Value = app
+        .api_json(
+            &format!("/api/v1/board-report?period={}", this_month()),
+            &board,
+        )
+        .await;
+    assert_eq!(month["ideas_submitted"], 1);
+    assert_eq!(
+        month["critical_and_escalated"][0]["system"],
+        "Zephyr theatre scheduler"
+    );
+    assert!(
+        !month.to_string().contains("Rita"),
+        "reporters are never named"
+    );
+    let bad = app
+        .api_get("/api/v1/board-report?period=2026-13", &board)
+        .await;
+    assert_eq!(bad.status(), 422);
+    let problem: Value = bad.json().await.expect("json");
+    assert_eq!(problem["errors"][0]["field"], "period");
+
+    let timeline: Value = app
+        .api_json(&format!("/api/v1/audit/idea/{idea_id}"), &board)
+        .await;
+    let actions: Vec<&str> = timeline
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(actions, ["idea.submitted", "triage.assigned"]);
+    assert_eq!(timeline[1]["after"]["assignee"], me["id"]);
+    assert_eq!(
+        app.api_get(&format!("/api/v1/audit/planet/{idea_id}"), &board)
+            .await
+            .status(),
+        404
+    );
+
+    let author = app
+        .api_token_for("author@example.nhs.uk", Role::Contributor)
+        .await;
+    for path in [
+        "/api/v1/dashboard".to_owned(),
+        "/api/v1/board-report".to_owned(),
+        format!("/api/v1/audit/idea/{idea_id}"),
+    ] {
+        assert_eq!(app.api_get(&path, &author).await.status(), 403, "{path}");
+    }
+    app.stop().await;
+}
