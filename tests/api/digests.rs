@@ -529,3 +529,33 @@ async fn a_digest_counts_new_responses_per_open_consultation_and_new_saved_searc
     assert_eq!(api["subject"], rendered.subject.as_str());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn two_services_on_one_database_whose_schedulers_run_at_once_send_one_digest() {
+    let database_url = fresh_database_url(&temp_dir()).await;
+    let spawn = || {
+        spawn_app_with(Options {
+            data_dir: Some(temp_dir()),
+            database_url: Some(database_url.clone()),
+            ..Options::default()
+        })
+    };
+    let first = spawn().await;
+    let second = spawn().await;
+    board_member(&first, "shared@example.nhs.uk").await;
+    let author = first
+        .api_token_for("author@example.nhs.uk", Role::Contributor)
+        .await;
+    create_idea(&first, &author, &idea_body("Seen by both services")).await;
+    let at = due_now();
+    let (a, b) = tokio::join!(
+        schedule::tick(&first.state, at),
+        schedule::tick(&second.state, at)
+    );
+    let (a, b) = (a.expect("first tick"), b.expect("second tick"));
+    assert_eq!(a.sent + b.sent, 1, "{a:?} {b:?}");
+    assert_eq!(a.already_sent + b.already_sent, 1, "{a:?} {b:?}");
+    assert_eq!(digest_rows(&first).await.len(), 1);
+    first.stop().await;
+    second.stop().await;
+}
