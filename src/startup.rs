@@ -332,6 +332,12 @@ pub fn routes(state: AppState) -> impl Endpoint {
             "/profile",
             get(auth_pages::profile_form).post(auth_pages::profile_submit),
         )
+        .at("/account/data", get(crate::auth::my_data_pages::data))
+        .at(
+            "/account/delete",
+            get(crate::auth::my_data_pages::delete_form).post(crate::auth::my_data_pages::delete),
+        )
+        .at("/account/deleted", get(crate::auth::my_data_pages::deleted))
         .at(
             "/account/tokens",
             get(auth_pages::tokens_list).post(auth_pages::tokens_create),

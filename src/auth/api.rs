@@ -101,6 +101,13 @@ pub enum RevokeTokenResponse {
     Revoked,
 }
 
+#[derive(ApiResponse)]
+pub enum AccountDeleted {
+    /// The account is gone; its submissions stay, anonymised.
+    #[oai(status = 204)]
+    Deleted,
+}
+
 #[OpenApi(prefix_path = "/v1", tag = "ApiTags::Account")]
 impl AccountApi {
     /// Who the caller is
@@ -108,6 +115,29 @@ impl AccountApi {
     async fn me(&self, caller: Data<&Caller>) -> Result<Json<Me>, ApiError> {
         let user = policy::require(&caller, Permission::ManageOwnAccount)?;
         Ok(Json(Me::from(user)))
+    }
+
+    /// Everything the service holds about the caller, as JSON
+    #[oai(path = "/me/data", method = "get", operation_id = "exportMyData")]
+    async fn my_data(
+        &self,
+        state: Data<&AppState>,
+        caller: Data<&Caller>,
+    ) -> Result<Json<serde_json::Value>, ApiError> {
+        let user = policy::require(&caller, Permission::ManageOwnAccount)?;
+        Ok(Json(super::my_data::export(&state.db, user).await?))
+    }
+
+    /// Delete the caller's account; what they submitted stays, anonymised
+    #[oai(path = "/me", method = "delete", operation_id = "deleteMyAccount")]
+    async fn delete_me(
+        &self,
+        state: Data<&AppState>,
+        caller: Data<&Caller>,
+    ) -> Result<AccountDeleted, ApiError> {
+        let user = policy::require(&caller, Permission::ManageOwnAccount)?.clone();
+        super::my_data::delete_account(&state.db, &user).await?;
+        Ok(AccountDeleted::Deleted)
     }
 
     /// The caller's API tokens

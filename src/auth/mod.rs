@@ -5,6 +5,8 @@ pub mod api;
 pub mod caller;
 pub mod crypto;
 pub mod domain;
+pub mod my_data;
+pub mod my_data_pages;
 pub mod pages;
 pub mod people;
 pub mod policy;

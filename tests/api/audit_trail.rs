@@ -188,6 +188,7 @@ async fn every_write_route_of_the_api_leaves_an_audit_event() {
     triage(&mut trail, &cast, &idea_id, &report_id).await;
     consultation_authoring(&mut trail, &cast).await;
     consultation_responses(&mut trail, &cast).await;
+    account_deletion(&mut trail).await;
 
     let operations = write_operations(&app).await;
     let exempt: BTreeSet<String> = EXEMPT.iter().map(|(op, _)| (*op).to_owned()).collect();
@@ -211,6 +212,24 @@ async fn every_write_route_of_the_api_leaves_an_audit_event() {
         "this test names operations the API does not have: {unknown:?}"
     );
     app.stop().await;
+}
+
+async fn account_deletion(trail: &mut Trail<'_>) {
+    let app = trail.app;
+    let leaver = app
+        .api_token_for("leaver@example.nhs.uk", Role::Contributor)
+        .await;
+    let leaver_id = user_id(app, &leaver).await;
+    trail
+        .check(
+            "deleteMyAccount",
+            "user.deleted",
+            app.api_delete("/api/v1/me", &leaver),
+        )
+        .await;
+    let deleted = trail.latest("user.deleted").await;
+    assert_eq!(deleted.subject_id, Some(leaver_id));
+    assert!(deleted.before.is_some(), "what the account was");
 }
 
 async fn tokens(trail: &mut Trail<'_>, cast: &Cast) {

@@ -13,6 +13,7 @@ mod email;
 mod health;
 mod helpers;
 mod ideas;
+mod my_data;
 mod organisations;
 mod reports;
 mod saved_searches;
