@@ -95,8 +95,9 @@ async function scriptedCopy(page) {
 }
 
 // lettre's file transport writes one <uuid>.eml per message; the newest one to
-// `address` written at or after `after` (a Date or epoch ms) is returned.
-export async function latestEmailTo(address, { after = 0 } = {}) {
+// `address` written at or after `after` (a Date or epoch ms) is returned, or with
+// `where`, the newest such one whose headers (a Map, lower-case names) it accepts.
+export async function latestEmailTo(address, { after = 0, where = () => true } = {}) {
   if (!mailDir) throw new Error('HUB_MAIL_DIR is not set: point it at the directory the server writes .eml files to')
   const since = after instanceof Date ? after.getTime() : after
   const wanted = address.toLowerCase()
@@ -110,13 +111,13 @@ export async function latestEmailTo(address, { after = 0 } = {}) {
     for (const file of files.filter((f) => f.mtime >= since)) {
       const bytes = await readFile(file.path)
       const message = parseMessage(bytes)
-      if ((message.headers.get('to') ?? '').toLowerCase().includes(wanted)) {
+      if ((message.headers.get('to') ?? '').toLowerCase().includes(wanted) && where(message.headers)) {
         const subject = decodeWords(message.headers.get('subject') ?? '')
-        return { subject, text: message.text, html: message.html, raw: bytes.toString('utf8') }
+        return { subject, headers: message.headers, text: message.text, html: message.html, raw: bytes.toString('utf8') }
       }
     }
     if (Date.now() > deadline) {
-      throw new Error(`no email to ${address} in ${mailDir} within 10 s (${names.length} .eml file(s) there)`)
+      throw new Error(`no such email to ${address} in ${mailDir} within 10 s (${names.length} .eml file(s) there)`)
     }
     await sleep(100)
   }
