@@ -15,6 +15,7 @@ mod helpers;
 mod ideas;
 mod my_data;
 mod organisations;
+mod permissions;
 mod reports;
 mod saved_searches;
 mod search;

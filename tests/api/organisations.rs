@@ -87,7 +87,7 @@ async fn import_count(app: &TestApp) -> u64 {
 type FilePart<'a> = Option<(&'a str, &'a [u8])>;
 
 /// A multipart/form-data body as a browser sends it.
-fn multipart(fields: &[(&str, &str)], file: FilePart) -> (String, Vec<u8>) {
+pub(crate) fn multipart(fields: &[(&str, &str)], file: FilePart) -> (String, Vec<u8>) {
     let boundary = "----hubTestBoundary7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, value) in fields {
