@@ -12,6 +12,8 @@ pub mod digests;
 pub mod email;
 pub mod error;
 pub mod health;
+#[cfg(test)]
+pub(crate) mod hostile;
 pub mod ideas;
 pub mod idempotency;
 pub mod markdown;

@@ -217,7 +217,88 @@ fn demote(level: pulldown_cmark::HeadingLevel) -> pulldown_cmark::HeadingLevel {
 
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::{render, render_document};
+
+    /// The tags and attributes in sanitized HTML, read as a browser would:
+    /// every `<` in the output starts a tag (text has it escaped), and an
+    /// attribute's quoted value may hold anything.
+    fn tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
+        let mut found = Vec::new();
+        let mut rest = html;
+        while let Some(at) = rest.find('<') {
+            rest = &rest[at + 1..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '/' || *c == '!')
+                .collect();
+            rest = &rest[name.len()..];
+            let mut attributes = Vec::new();
+            loop {
+                rest = rest.trim_start();
+                if rest.is_empty() || rest.starts_with('>') || rest.starts_with("/>") {
+                    break;
+                }
+                let attr: String = rest
+                    .chars()
+                    .take_while(|c| !c.is_whitespace() && *c != '=' && *c != '>')
+                    .collect();
+                rest = &rest[attr.len()..];
+                let mut value = String::new();
+                if let Some(after) = rest.strip_prefix("=\"") {
+                    let end = after.find('"').unwrap_or(after.len());
+                    value = after[..end].to_owned();
+                    rest = &after[(end + 1).min(after.len())..];
+                }
+                if attr.is_empty() {
+                    rest = &rest[rest.chars().next().map_or(0, char::len_utf8)..];
+                } else {
+                    attributes.push((attr.to_lowercase(), value));
+                }
+            }
+            found.push((name.to_lowercase(), attributes));
+        }
+        found
+    }
+
+    /// Elements that run code, load from elsewhere or restyle the page.
+    const FORBIDDEN: &[&str] = &[
+        "script", "iframe", "frame", "frameset", "style", "img", "svg", "math", "object", "embed",
+        "form", "input", "button", "textarea", "link", "meta", "base", "audio", "video", "source",
+        "template", "!--",
+    ];
+
+    #[test]
+    fn no_script_survives_any_mix_of_hostile_markdown() {
+        let mut hostile = crate::hostile::Hostile::new(20_261_121);
+        for case in 0..3_000 {
+            let input = hostile.text(12);
+            for html in [render(&input), render_document(&input)] {
+                for (name, attributes) in tags(&html) {
+                    let bare = name.trim_start_matches('/');
+                    assert!(
+                        !FORBIDDEN.contains(&bare),
+                        "case {case}: <{name}> from {input:?} -> {html}"
+                    );
+                    for (attr, value) in attributes {
+                        assert!(
+                            !attr.starts_with("on") && attr != "style" && attr != "src",
+                            "case {case}: {attr} on <{name}> from {input:?} -> {html}"
+                        );
+                        if attr == "href" {
+                            let v = value.trim().to_lowercase();
+                            let scheme = v.split_once(':').map(|(s, _)| s);
+                            assert!(
+                                scheme.is_none_or(|s| {
+                                    ["http", "https", "mailto"].contains(&s) || s.contains('/')
+                                }),
+                                "case {case}: href {value:?} from {input:?} -> {html}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn markdown_becomes_html() {

@@ -941,6 +941,45 @@ pub fn rejected_csv(rows: &[RejectedRow]) -> Result<Vec<u8>, csv::Error> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn any_file_is_read_row_by_row_each_row_accepted_or_refused_with_a_reason() {
+        let mut hostile = crate::hostile::Hostile::new(99);
+        let mut accepted = 0;
+        for case in 0..1_500 {
+            let mut file = String::from("Organisation Code,Name,Postcode,Open Date,Close Date\n");
+            for row in 0..(case % 7) {
+                let mut cells: Vec<String> = (0..5).map(|_| hostile.text(3)).collect();
+                // Half the rows have a well-formed code, so that names get through.
+                if row % 2 == 0 {
+                    cells[0] = format!("R{}{}", (b'A' + (case % 26) as u8) as char, row);
+                }
+                file.push_str(&cells.join(","));
+                file.push('\n');
+            }
+            let Ok(text) = decode(file.as_bytes()) else {
+                continue;
+            };
+            if let Ok(parsed) = parse(&text, DEFAULT_KIND) {
+                for row in &parsed.rows {
+                    match row {
+                        Ok(valid) => {
+                            accepted += 1;
+                            assert!(!valid.ods_code.is_empty() && !valid.name.is_empty());
+                        }
+                        Err(rejected) => assert!(
+                            !rejected.reason.is_empty(),
+                            "case {case}: a refused row says why ({file:?})"
+                        ),
+                    }
+                }
+            }
+        }
+        assert!(
+            accepted > 100,
+            "only {accepted} rows were accepted: the test reads too little"
+        );
+    }
+
     fn rows(text: &str) -> Vec<Result<ValidRow, RejectedRow>> {
         parse(text, DEFAULT_KIND).expect("parses").rows
     }

@@ -551,6 +551,37 @@ mod tests {
     }
 
     #[test]
+    fn any_query_people_type_is_answered_or_refused_never_a_failure() {
+        let dir = std::env::temp_dir().join(format!("hub-query-{}", uuid::Uuid::now_v7()));
+        let index = SearchIndex::create(&dir, crate::search::schema::WriterSize::Service)
+            .expect("an empty index");
+        let mut hostile = crate::hostile::Hostile::new(7);
+        for case in 0..2_000 {
+            let q = hostile.text(8);
+            let filter = hostile.text(2);
+            let params = crate::search::Params {
+                q: &q,
+                filters: vec![("kind".to_owned(), vec![filter.clone()])],
+                from: "",
+                to: "",
+                sort: "relevance",
+                cursor: "",
+                limit: Some(20),
+            };
+            let outcome = params.into_request().and_then(|request| {
+                search(&index, &Audience::Public(None), &request)
+                    .and_then(|_| search(&index, &Audience::Everything, &request))
+            });
+            match outcome {
+                Ok(_) | Err(AppError::Validation(_)) => {}
+                Err(other) => panic!("case {case}: q {q:?} kind {filter:?}: {other:?}"),
+            }
+        }
+        index.finish();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_match_deep_in_a_long_text_is_highlighted_from_a_window() {
         let text = format!(
             "{}Prescribing errors fell by half.",
