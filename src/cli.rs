@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use migration::{Migrator, MigratorTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::auth::domain::{EmailAddress, Role};
 use crate::auth::service;
+use crate::digests::schedule::{self, Mode, Outcome};
 use crate::email::transport::Mailer;
 use crate::organisations::import;
 use crate::settings::Settings;
@@ -423,9 +425,9 @@ async fn migrated(settings: &Settings) -> anyhow::Result<sea_orm::DatabaseConnec
 }
 
 /// `hub digests send`: enqueues (or previews) digests in this process, then
-/// sends what it enqueued through the outbox, as the service's worker would.
+/// sends what is due in the outbox (its digests among it), as the service's
+/// worker would.
 async fn send_digests(settings: Settings, only: Option<&str>, dry_run: bool) -> anyhow::Result<()> {
-    use crate::digests::schedule::{self, Mode, Outcome};
     let mailer = Mailer::from_settings(&settings)?;
     let state = crate::startup::command_state(settings).await?;
     let mut people = crate::triage::inbox::assignable(&state.db).await?;
@@ -437,7 +439,6 @@ async fn send_digests(settings: Settings, only: Option<&str>, dry_run: bool) -> 
             "--user: {email} is not a board member or admin"
         );
     }
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let mode = if dry_run { Mode::DryRun } else { Mode::Now };
     let now = chrono::Utc::now();
     let mut sent = 0;

@@ -8,7 +8,7 @@
 use chrono::Utc;
 use entity::{
     api_tokens, comments, consultation_answers, consultation_responses, digest_subscriptions,
-    idea_supports, ideas, reports, saved_searches, section_comments, users,
+    idea_supports, ideas, item_links, item_tags, reports, saved_searches, section_comments, users,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -78,33 +78,44 @@ pub async fn export(conn: &impl ConnectionTrait, user: &users::Model) -> Result<
         .into_json()
         .all(conn)
         .await?;
+    // Read once each: the responses, then all their answers and comments.
     let responses = consultation_responses::Entity::find()
         .filter(consultation_responses::Column::RespondentId.eq(me))
+        .into_json()
         .all(conn)
         .await?;
-    let mut response_out = Vec::new();
-    for r in responses {
-        let row = consultation_responses::Entity::find_by_id(r.id)
-            .into_json()
-            .one(conn)
-            .await?
-            .unwrap_or(Value::Null);
-        let answers = consultation_answers::Entity::find()
-            .filter(consultation_answers::Column::ResponseId.eq(r.id))
-            .into_json()
-            .all(conn)
-            .await?;
-        let section_comments = section_comments::Entity::find()
-            .filter(section_comments::Column::ResponseId.eq(r.id))
-            .into_json()
-            .all(conn)
-            .await?;
-        response_out.push(json!({
-            "response": cleaned(vec![row]).pop(),
-            "answers": cleaned(answers),
-            "section_comments": cleaned(section_comments),
-        }));
-    }
+    let ids: Vec<Uuid> = responses
+        .iter()
+        .filter_map(|r| r["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()))
+        .collect();
+    let answers = consultation_answers::Entity::find()
+        .filter(consultation_answers::Column::ResponseId.is_in(ids.clone()))
+        .into_json()
+        .all(conn)
+        .await?;
+    let section_comments = section_comments::Entity::find()
+        .filter(section_comments::Column::ResponseId.is_in(ids))
+        .into_json()
+        .all(conn)
+        .await?;
+    let of = |rows: &[Value], id: &Value| -> Vec<Value> {
+        cleaned(
+            rows.iter()
+                .filter(|row| &row["response_id"] == id)
+                .cloned()
+                .collect(),
+        )
+    };
+    let response_out: Vec<Value> = responses
+        .iter()
+        .map(|r| {
+            json!({
+                "response": cleaned(vec![r.clone()]).pop(),
+                "answers": of(&answers, &r["id"]),
+                "section_comments": of(&section_comments, &r["id"]),
+            })
+        })
+        .collect();
     let saved = saved_searches::Entity::find()
         .filter(saved_searches::Column::OwnerId.eq(me))
         .into_json()
@@ -170,6 +181,24 @@ pub async fn delete_account(db: &DatabaseConnection, user: &users::Model) -> Res
             Expr::value(Option::<Uuid>::None),
         )
         .filter(consultation_responses::Column::AssigneeId.eq(me))
+        .exec(&txn)
+        .await?;
+    // The board's tags and links they made stay, unattributed (these
+    // columns have no foreign key for the database to clear).
+    item_tags::Entity::update_many()
+        .col_expr(
+            item_tags::Column::CreatedBy,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .filter(item_tags::Column::CreatedBy.eq(me))
+        .exec(&txn)
+        .await?;
+    item_links::Entity::update_many()
+        .col_expr(
+            item_links::Column::CreatedBy,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .filter(item_links::Column::CreatedBy.eq(me))
         .exec(&txn)
         .await?;
     // Their responses stay, without their name; a named one becomes anonymous.

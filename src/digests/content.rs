@@ -180,7 +180,7 @@ async fn assigned(
             .map(|i| Line {
                 detail: format!(
                     "{} · {} · since {}",
-                    i.kind.label().trim_end_matches('s'),
+                    i.kind.singular(),
                     i.status_label,
                     i.created_at.format("%-d %b %Y")
                 ),

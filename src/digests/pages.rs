@@ -7,6 +7,7 @@ use chrono::Utc;
 use poem::http::StatusCode;
 use poem::web::{Data, Query};
 use poem::{Response, handler};
+use sea_orm::EntityTrait;
 use uuid::Uuid;
 
 use super::schedule::{self, Mode, Outcome};
@@ -232,8 +233,6 @@ pub async fn unsubscribe(
         link.token.clone()
     };
     let id = signed_user(&state, &user, &token)?;
-    let mut current = settings::load(&state.db, id).await?;
-    current.frequency = Frequency::Off;
     if entity::users::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -241,6 +240,8 @@ pub async fn unsubscribe(
     {
         return Err(AppError::NotFound);
     }
+    let mut current = settings::load(&state.db, id).await?;
+    current.frequency = Frequency::Off;
     settings::save(&state.db, id, &current, "digest.unsubscribed").await?;
     render_with_status(
         &UnsubscribePage {
@@ -252,5 +253,3 @@ pub async fn unsubscribe(
         StatusCode::OK,
     )
 }
-
-use sea_orm::EntityTrait;

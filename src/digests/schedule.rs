@@ -129,6 +129,10 @@ pub async fn send_one(
         .one(&txn)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("digest row vanished")))?;
+    // Unsubscribed while the digest was being built: honoured.
+    if DigestSettings::of(&row).frequency == Frequency::Off {
+        return Ok(Outcome::NotDue);
+    }
     // Another process took this period, or sent a digest, since we looked.
     if row.last_period.as_deref() == Some(period.as_str()) || row.covered_until != covered_until {
         return Ok(Outcome::AlreadySent { period });

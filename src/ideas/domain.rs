@@ -72,6 +72,12 @@ macro_rules! labelled_enum {
             pub fn label(self) -> &'static str {
                 match self { $($name::$variant => $label),+ }
             }
+
+            /// The label of a stored value, or the value itself when it is
+            /// not one of these (a value from an older release).
+            pub fn label_of(raw: &str) -> &str {
+                Self::parse(raw).map_or(raw, |value| value.label())
+            }
         }
     };
 }

@@ -34,18 +34,13 @@ const NAME: TextField<'static> = TextField {
     required: Some("Enter a name for the theme"),
 };
 
-/// A theme's slug: "Data and AI" becomes "data-and-ai".
-pub fn slug_of(name: &str) -> String {
-    crate::text::slug(name)
-}
-
 /// Adds the starting themes that are missing. Safe on every start.
 pub async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
     let now = Utc::now();
     for (position, name) in STARTING_THEMES.iter().enumerate() {
         themes::Entity::insert(themes::ActiveModel {
             id: Set(Uuid::now_v7()),
-            slug: Set(slug_of(name)),
+            slug: Set(crate::text::slug(name)),
             name: Set((*name).to_owned()),
             active: Set(true),
             position: Set(position as i32),
@@ -87,7 +82,7 @@ pub async fn create(
     let Some(name) = name else {
         return Err(AppError::Validation(errors));
     };
-    let slug = slug_of(&name);
+    let slug = crate::text::slug(&name);
     if slug.is_empty() {
         return Err(AppError::Validation(vec![FieldError::new(
             "name",
@@ -183,9 +178,9 @@ pub async fn update(
 mod tests {
     #[test]
     fn slugs_are_lower_case_words_joined_by_dashes() {
-        assert_eq!(super::slug_of("Data and AI"), "data-and-ai");
+        assert_eq!(crate::text::slug("Data and AI"), "data-and-ai");
         assert_eq!(
-            super::slug_of("  Workforce & productivity! "),
+            crate::text::slug("  Workforce & productivity! "),
             "workforce-productivity"
         );
     }

@@ -74,6 +74,17 @@ pub struct InboxFilter {
 pub const MAX_LIMIT: u64 = 100;
 pub const MAX_OFFSET: u64 = 10_000;
 
+impl InboxKind {
+    /// One of them: "Idea", "Report", "Consultation response".
+    pub fn singular(self) -> &'static str {
+        match self {
+            InboxKind::Idea => "Idea",
+            InboxKind::Report => "Report",
+            InboxKind::Response => "Consultation response",
+        }
+    }
+}
+
 /// An item as the inbox lists it.
 #[derive(Debug, Clone)]
 pub struct InboxItem {
@@ -317,10 +328,7 @@ pub async fn inbox(
             items.push(InboxItem {
                 kind: InboxKind::Idea,
                 id: i.id,
-                status_label: IdeaStatus::parse(&i.status)
-                    .map(IdeaStatus::label)
-                    .unwrap_or(&i.status)
-                    .to_owned(),
+                status_label: IdeaStatus::label_of(&i.status).to_owned(),
                 status: i.status,
                 detail: format!("{} supporters", i.support_count),
                 assignee_id: i.assignee_id,
@@ -348,19 +356,12 @@ pub async fn inbox(
             items.push(InboxItem {
                 kind: InboxKind::Report,
                 id: r.id,
-                status_label: ReportStatus::parse(&r.status)
-                    .map(ReportStatus::label)
-                    .unwrap_or(&r.status)
-                    .to_owned(),
+                status_label: ReportStatus::label_of(&r.status).to_owned(),
                 status: r.status,
                 detail: format!(
                     "{} · {}",
-                    Severity::parse(&r.severity)
-                        .map(Severity::label)
-                        .unwrap_or(&r.severity),
-                    Category::parse(&r.category)
-                        .map(Category::label)
-                        .unwrap_or(&r.category)
+                    Severity::label_of(&r.severity),
+                    Category::label_of(&r.category)
                 ),
                 assignee_id: r.assignee_id,
                 assignee: None,
@@ -486,8 +487,6 @@ pub enum Outcome {
     NotFound,
 }
 
-/// Assigns one item (None unassigns), if it is still at `expected` (when
-/// given). Compare-and-set on the version: of two concurrent changes, one wins.
 /// Whom items may be assigned to, checked once for any number of items:
 /// a board member, or nobody.
 #[derive(Debug, Clone, Copy)]
@@ -518,6 +517,8 @@ pub async fn check_assignee(
     Ok(CheckedAssignee(assignee))
 }
 
+/// Assigns one item (None unassigns), if it is still at `expected` (when
+/// given). Compare-and-set on the version: of two concurrent changes, one wins.
 pub async fn assign(
     db: &DatabaseConnection,
     actor: &users::Model,
@@ -663,33 +664,27 @@ pub async fn change_status(
 }
 
 /// What an item is now, for a board member whose change was refused as
-/// stale: "it is now Under review, assigned to Bea Board".
+/// stale: "it is now Under review, assigned to Bea Board" (or "it has gone").
 pub async fn now_reads(
     conn: &impl ConnectionTrait,
     kind: InboxKind,
     id: Uuid,
-) -> Result<Option<String>, AppError> {
+) -> Result<String, AppError> {
     let (status, assignee) = match kind {
         InboxKind::Idea => match ideas::Entity::find_by_id(id).one(conn).await? {
-            Some(i) => (
-                IdeaStatus::parse(&i.status).map_or(i.status.clone(), |s| s.label().to_owned()),
-                i.assignee_id,
-            ),
-            None => return Ok(None),
+            Some(i) => (IdeaStatus::label_of(&i.status).to_owned(), i.assignee_id),
+            None => return Ok("it has gone".to_owned()),
         },
         InboxKind::Report => match reports::Entity::find_by_id(id).one(conn).await? {
-            Some(r) => (
-                ReportStatus::parse(&r.status).map_or(r.status.clone(), |s| s.label().to_owned()),
-                r.assignee_id,
-            ),
-            None => return Ok(None),
+            Some(r) => (ReportStatus::label_of(&r.status).to_owned(), r.assignee_id),
+            None => return Ok("it has gone".to_owned()),
         },
         InboxKind::Response => match consultation_responses::Entity::find_by_id(id)
             .one(conn)
             .await?
         {
             Some(r) => ("Submitted".to_owned(), r.assignee_id),
-            None => return Ok(None),
+            None => return Ok("it has gone".to_owned()),
         },
     };
     let who = match assignee {
@@ -702,5 +697,5 @@ pub async fn now_reads(
             ),
         None => "unassigned".to_owned(),
     };
-    Ok(Some(format!("it is now {status}, {who}")))
+    Ok(format!("it is now {status}, {who}"))
 }

@@ -256,9 +256,7 @@ pub async fn inbox_assign(
             Ok(Outcome::Done { .. }) => "Unassigned.".to_owned(),
             Ok(Outcome::Stale { current_version }) => format!(
                 "Not changed: someone changed it after you loaded the page ({}, version {current_version}). Check it and try again.",
-                inbox::now_reads(&state.db, kind, id)
-                    .await?
-                    .unwrap_or_else(|| "it has gone".to_owned())
+                inbox::now_reads(&state.db, kind, id).await?
             ),
             Ok(Outcome::NotFound) => "Not changed: it no longer exists.".to_owned(),
             Err(other) => return Err(other),
@@ -309,9 +307,7 @@ pub async fn inbox_status(
             inbox::StatusOutcome::Refused(why) => format!("Not changed: {why}."),
             inbox::StatusOutcome::Stale(why) => format!(
                 "Not changed: {why} ({}).",
-                inbox::now_reads(&state.db, kind, id)
-                    .await?
-                    .unwrap_or_else(|| "it has gone".to_owned())
+                inbox::now_reads(&state.db, kind, id).await?
             ),
             inbox::StatusOutcome::NotFound => "Not changed: it no longer exists.".to_owned(),
         };

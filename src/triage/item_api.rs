@@ -165,13 +165,7 @@ impl ItemApi {
         policy::require(&caller, Permission::Triage)?;
         let kind = kind_of(&kind.0)?;
         super::notes::item(&state.db, kind, id.0).await?;
-        Ok(Json(
-            tags::of_item(&state.db, kind, id.0)
-                .await?
-                .into_iter()
-                .map(TagOut::from)
-                .collect(),
-        ))
+        Ok(Json(tags_out(&state, kind, id.0).await?))
     }
 
     /// Tag one item (board); answers with its tags
@@ -194,13 +188,7 @@ impl ItemApi {
         if tags::add(&state.db, &user, kind, id.0, &label, &slug).await? == Added::NotFound {
             return Err(AppError::NotFound.into());
         }
-        Ok(Json(
-            tags::of_item(&state.db, kind, id.0)
-                .await?
-                .into_iter()
-                .map(TagOut::from)
-                .collect(),
-        ))
+        Ok(Json(tags_out(&state, kind, id.0).await?))
     }
 
     /// Remove a tag from one item (board)
@@ -299,5 +287,17 @@ async fn links_out(
         .await?
         .into_iter()
         .map(LinkOut::from)
+        .collect())
+}
+
+async fn tags_out(
+    state: &AppState,
+    kind: super::inbox::InboxKind,
+    id: Uuid,
+) -> Result<Vec<TagOut>, AppError> {
+    Ok(tags::of_item(&state.db, kind, id)
+        .await?
+        .into_iter()
+        .map(TagOut::from)
         .collect())
 }

@@ -4,7 +4,7 @@
 //! existence is never shown to those who cannot see it).
 
 use chrono::Utc;
-use entity::{consultation_responses, consultations, ideas, item_links, reports, users};
+use entity::{consultations, item_links, users};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
@@ -134,34 +134,17 @@ async fn describe(
     id: Uuid,
     anchor: &str,
 ) -> Result<Option<(&'static str, String, String)>, AppError> {
+    if let Some(item_kind) = InboxKind::parse(kind) {
+        return match super::notes::item(conn, item_kind, id).await {
+            Ok(found) => {
+                let (title, href) = found.board_title_and_link();
+                Ok(Some((item_kind.singular(), title, href)))
+            }
+            Err(AppError::NotFound) => Ok(None),
+            Err(other) => Err(other),
+        };
+    }
     Ok(match kind {
-        "idea" => ideas::Entity::find_by_id(id)
-            .one(conn)
-            .await?
-            .map(|i| ("Idea", i.title, format!("/ideas/{id}"))),
-        "report" => reports::Entity::find_by_id(id)
-            .one(conn)
-            .await?
-            .map(|r| ("Report", r.system_name, format!("/reports/{id}"))),
-        "consultation_response" => {
-            let Some(r) = consultation_responses::Entity::find_by_id(id)
-                .one(conn)
-                .await?
-                .filter(|r| r.status == "submitted")
-            else {
-                return Ok(None);
-            };
-            consultations::Entity::find_by_id(r.consultation_id)
-                .one(conn)
-                .await?
-                .map(|c| {
-                    (
-                        "Consultation response",
-                        format!("A response to {}", c.title),
-                        format!("/consultations/{}/analysis/responses/{id}", c.slug),
-                    )
-                })
-        }
         SECTION => {
             let Some(c) = consultations::Entity::find_by_id(id).one(conn).await? else {
                 return Ok(None);
@@ -270,7 +253,11 @@ pub async fn add(
                 .is_some(),
             None => false,
         },
-        Target::Item(other, other_id) => super::notes::item(&txn, *other, *other_id).await.is_ok(),
+        Target::Item(other, other_id) => match super::notes::item(&txn, *other, *other_id).await {
+            Ok(_) => true,
+            Err(AppError::NotFound) => false,
+            Err(err) => return Err(err),
+        },
     };
     if !exists {
         return Err(target_error("There is nothing at that address to link to"));

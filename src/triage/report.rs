@@ -264,10 +264,7 @@ pub async fn build(
             })
             .map(|i| IdeaLine {
                 id: i.id,
-                status: IdeaStatus::parse(&i.status)
-                    .map(IdeaStatus::label)
-                    .unwrap_or(&i.status)
-                    .to_owned(),
+                status: IdeaStatus::label_of(&i.status).to_owned(),
                 supporters: i.support_count,
                 title: i.title,
             })
@@ -346,18 +343,9 @@ pub async fn lines(
                 .get(&r.organisation_id)
                 .cloned()
                 .unwrap_or_default(),
-            category: Category::parse(&r.category)
-                .map(Category::label)
-                .unwrap_or(&r.category)
-                .to_owned(),
-            severity: Severity::parse(&r.severity)
-                .map(Severity::label)
-                .unwrap_or(&r.severity)
-                .to_owned(),
-            status: ReportStatus::parse(&r.status)
-                .map(ReportStatus::label)
-                .unwrap_or(&r.status)
-                .to_owned(),
+            category: Category::label_of(&r.category).to_owned(),
+            severity: Severity::label_of(&r.severity).to_owned(),
+            status: ReportStatus::label_of(&r.status).to_owned(),
             system: r.system_name,
         })
         .collect())

@@ -10,8 +10,7 @@ use chrono::Utc;
 use entity::{item_tags, tags, users};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -172,12 +171,7 @@ pub async fn add(
     if before.iter().any(|t| t.slug == tag.slug) {
         return Ok(Added::AlreadyTagged);
     }
-    let count = item_tags::Entity::find()
-        .filter(item_tags::Column::SubjectType.eq(kind.as_str()))
-        .filter(item_tags::Column::SubjectId.eq(id))
-        .count(&txn)
-        .await?;
-    if count >= MAX_PER_ITEM {
+    if before.len() as u64 >= MAX_PER_ITEM {
         return Err(AppError::Validation(vec![FieldError::new(
             "tag",
             format!("An item can have at most {MAX_PER_ITEM} tags: remove one first"),

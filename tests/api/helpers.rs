@@ -229,21 +229,25 @@ impl TestApp {
             .post_form("/sign-in", "/sign-in", &[("email", address)])
             .await;
         assert_eq!(resp.status(), 303, "sign-in request accepted");
-        // Other emails to the same address (a reply, a receipt) may arrive
-        // meanwhile: take the new one that carries a sign-in link.
-        let mut link = None;
+        let link = self.new_sign_in_link(address, before).await;
+        self.follow_sign_in_link(&link).await;
+    }
+
+    /// The sign-in link in an email to `address` after the first `before`
+    /// of them. Other emails to the same address (a reply, a receipt) may
+    /// arrive meanwhile: the new one that carries a sign-in link is taken.
+    pub async fn new_sign_in_link(&self, address: &str, before: usize) -> String {
         for _ in 0..100 {
-            link = self.emails_to(address)[before..]
+            let link = self.emails_to(address)[before..]
                 .iter()
                 .rev()
                 .find_map(|email| sign_in_link(email));
-            if link.is_some() {
-                break;
+            if let Some(link) = link {
+                return link;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let link = link.expect("an email with a sign-in link arrived");
-        self.follow_sign_in_link(&link).await;
+        panic!("no email with a sign-in link reached {address}")
     }
 
     pub async fn follow_sign_in_link(&self, link: &str) -> reqwest::Response {

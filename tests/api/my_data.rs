@@ -144,6 +144,28 @@ async fn the_only_administrator_cannot_delete_their_account() {
     assert_eq!(problem["errors"][0]["field"], "confirm");
     app.api_token_for("second-admin@example.nhs.uk", Role::Admin)
         .await;
+    // A tag they put on an item stays, no longer naming them.
+    let author = app
+        .api_token_for("author@example.nhs.uk", Role::Contributor)
+        .await;
+    let idea = create_idea(&app, &author, &idea_body("Tagged by a leaver")).await;
+    let tagged = app
+        .api_post(
+            &format!(
+                "/api/v1/inbox/idea/{}/tags",
+                idea["id"].as_str().expect("id")
+            ),
+            &admin,
+            &json!({ "tag": "Quick win" }),
+        )
+        .await;
+    assert_eq!(tagged.status(), 200);
     assert_eq!(app.api_delete("/api/v1/me", &admin).await.status(), 204);
+    let tags = entity::item_tags::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("tags");
+    assert_eq!(tags.len(), 1, "the tag stays");
+    assert_eq!(tags[0].created_by, None, "and no longer names them");
     app.stop().await;
 }

@@ -19,14 +19,13 @@
 //! and internal notes, a hidden comment and a draft consultation.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use hub::auth::domain::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::consultations::{at, close, consultation_body, open_consultation, respond, respondent};
-use crate::helpers::{TestApp, csrf_token, hidden_value, sign_in_link, spawn_app};
+use crate::helpers::{TestApp, csrf_token, hidden_value, spawn_app};
 use crate::ideas::idea_body;
 use crate::organisations::{api_import, finished, multipart};
 use crate::reports::report_body;
@@ -1081,18 +1080,7 @@ async fn session(app: &TestApp, address: &str) -> reqwest::Client {
         .await
         .expect("POST sign-in");
     assert_eq!(resp.status(), 303, "sign-in requested for {address}");
-    let mut link = None;
-    for _ in 0..400 {
-        link = app.emails_to(address)[before..]
-            .iter()
-            .rev()
-            .find_map(|email| sign_in_link(email));
-        if link.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let link = link.unwrap_or_else(|| panic!("a sign-in link for {address}"));
+    let link = app.new_sign_in_link(address, before).await;
     let page = client
         .get(&link)
         .send()
