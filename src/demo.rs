@@ -9,6 +9,10 @@ use crate::ideas::themes;
 use crate::reports::domain::ReportInput;
 use crate::reports::service as reports;
 
+/// The demonstration content is seeded, not submitted by a person, so the
+/// hourly submission limit does not apply to it.
+const DEMO_HAS_NO_LIMIT: i32 = i32::MAX;
+
 pub const ACCOUNTS: &[(&str, Role, &str)] = &[
     ("admin@example.nhs.uk", Role::Admin, "Alex Admin"),
     ("board@example.nhs.uk", Role::Board, "Bea Board"),
@@ -101,7 +105,7 @@ async fn content(state: &AppState) -> anyhow::Result<()> {
             .validate(&active)
             .map_err(|e| anyhow::anyhow!("demo idea invalid: {e:?}"))?;
         created.push(
-            ideas::create(&state.db, author, new, None)
+            ideas::create(&state.db, author, new, None, DEMO_HAS_NO_LIMIT)
                 .await
                 .map_err(fail)?
                 .id(),
@@ -157,7 +161,7 @@ async fn content(state: &AppState) -> anyhow::Result<()> {
     let (checked, org) = reports::check(&state.db, &report)
         .await
         .map_err(|(e, _)| anyhow::anyhow!("demo report invalid: {e:?}"))?;
-    reports::create(&state.db, &nurse, checked, &org, None)
+    reports::create(&state.db, &nurse, checked, &org, None, DEMO_HAS_NO_LIMIT)
         .await
         .map_err(fail)?;
     Ok(())

@@ -31,6 +31,9 @@ pub struct Settings {
     /// Whether this process sends board members' digests when they fall due
     /// (`HUB_DIGESTS=off` leaves it to another process or to `hub digests send`).
     pub digests: bool,
+    /// Ideas, reports and consultation responses one account may submit per
+    /// hour (`HUB_SUBMISSIONS_PER_HOUR`, default 60).
+    pub submissions_per_hour: i32,
 }
 
 /// An SMTP URL kept whole for the transport but never shown with its password.
@@ -96,6 +99,7 @@ struct Layer {
     email_retry_base_seconds: Option<u64>,
     email_max_attempts: Option<i32>,
     digests: Option<String>,
+    submissions_per_hour: Option<i32>,
 }
 
 const KEYS: &[&str] = &[
@@ -109,6 +113,7 @@ const KEYS: &[&str] = &[
     "email_retry_base_seconds",
     "email_max_attempts",
     "digests",
+    "submissions_per_hour",
 ];
 
 impl Settings {
@@ -248,6 +253,17 @@ impl Settings {
             }
         };
 
+        let submissions_per_hour = env
+            .submissions_per_hour
+            .or(file.submissions_per_hour)
+            .unwrap_or(60);
+        if !(1..=1_000_000).contains(&submissions_per_hour) {
+            return Err(invalid(
+                "HUB_SUBMISSIONS_PER_HOUR",
+                "must be between 1 and 1000000".into(),
+            ));
+        }
+
         Ok(Settings {
             listen,
             data_dir,
@@ -259,6 +275,7 @@ impl Settings {
             email_retry_base: Duration::from_secs(retry_secs),
             email_max_attempts,
             digests,
+            submissions_per_hour,
         })
     }
 
@@ -336,6 +353,13 @@ fn env_layer(env: impl IntoIterator<Item = (String, String)>) -> Result<Layer, S
                 layer.email_retry_base_seconds = Some(value.parse().map_err(|_| {
                     invalid(&name, format!("{value:?} is not a whole number of seconds"))
                 })?)
+            }
+            "submissions_per_hour" => {
+                layer.submissions_per_hour = Some(
+                    value
+                        .parse()
+                        .map_err(|_| invalid(&name, format!("{value:?} is not a whole number")))?,
+                )
             }
             "email_max_attempts" => {
                 layer.email_max_attempts = Some(

@@ -101,6 +101,14 @@ pub fn defuse_csv_cell(cell: &str) -> String {
     }
 }
 
+/// A wait in seconds as people say it, rounded up: "1 minute", "42 minutes".
+pub fn minutes_from_seconds(secs: u64) -> String {
+    match secs.div_ceil(60).max(1) {
+        1 => "1 minute".to_owned(),
+        n => format!("{n} minutes"),
+    }
+}
+
 /// 20000 as "20,000".
 pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -116,6 +124,14 @@ pub fn group_thousands(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn waits_are_told_in_whole_minutes_rounded_up() {
+        assert_eq!(super::minutes_from_seconds(1), "1 minute");
+        assert_eq!(super::minutes_from_seconds(60), "1 minute");
+        assert_eq!(super::minutes_from_seconds(61), "2 minutes");
+        assert_eq!(super::minutes_from_seconds(3_600), "60 minutes");
+    }
 
     #[test]
     fn no_cell_leaves_as_a_formula_whatever_it_holds() {

@@ -22,10 +22,35 @@ pub const SIGN_IN_PER_CLIENT: Limit = Limit {
     window_secs: 15 * 60,
 };
 
+/// One account's submissions (ideas, reports, consultation responses) per
+/// hour: a busy person sends a handful; a script posting hundreds is
+/// stopped before it floods the board's inbox.
+pub fn submissions_per_account(max_per_hour: i32) -> Limit {
+    Limit {
+        max: max_per_hour,
+        window_secs: 60 * 60,
+    }
+}
+
+/// Counts one submission by `user` inside the submission's own transaction,
+/// so a refused or failed submission is not counted. Refuses with 429 (and
+/// when the window resets) once the hour's limit is reached.
+pub async fn count_submission(
+    txn: &impl ConnectionTrait,
+    user: uuid::Uuid,
+    max_per_hour: i32,
+) -> Result<(), crate::error::AppError> {
+    let bucket = format!("submissions:{user}");
+    match hit(txn, &bucket, &submissions_per_account(max_per_hour)).await? {
+        Some(retry_after_secs) => Err(crate::error::AppError::TooManyRequests { retry_after_secs }),
+        None => Ok(()),
+    }
+}
+
 /// Counts one hit. `Ok(None)` when within the limit, `Ok(Some(secs))` with
 /// the seconds until the window resets when over it.
 pub async fn hit(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     bucket: &str,
     limit: &Limit,
 ) -> Result<Option<u64>, DbErr> {

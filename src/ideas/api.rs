@@ -409,7 +409,14 @@ impl IdeasApi {
         };
         let themes = theme_service::list(&state.db, true).await?;
         let new = input.validate(&themes).map_err(AppError::Validation)?;
-        let created = service::create(&state.db, user, new, key.as_ref()).await?;
+        let created = service::create(
+            &state.db,
+            user,
+            new,
+            key.as_ref(),
+            state.settings.submissions_per_hour,
+        )
+        .await?;
         let detail = service::find(&state.db, created.id()).await?;
         Ok(CreateIdeaResponse::Created(
             Json(Idea::from(&detail)),

@@ -222,16 +222,23 @@ pub async fn new_submit(
         .into_response());
     }
     let key = IdempotencyKey::parse(Some(&submission_key), "create-idea", &form)?;
-    let created = match service::create(&state.db, user, new, key.as_ref()).await {
+    let limit = state.settings.submissions_per_hour;
+    let created = match service::create(&state.db, user, new, key.as_ref(), limit).await {
         Ok(created) => created,
         // The same form sent again after changing it: treat it as a new idea.
         Err(AppError::Conflict(_)) => {
             let key =
                 IdempotencyKey::parse(Some(&Uuid::now_v7().to_string()), "create-idea", &form)?;
             let new = form.validate(&active).map_err(AppError::Validation)?;
-            service::create(&state.db, user, new, key.as_ref()).await?
+            service::create(&state.db, user, new, key.as_ref(), limit).await?
         }
-        Err(other) => return Err(other),
+        Err(err) => {
+            let (errors, status) = refusal(err, "submit")?;
+            return render_with_status(
+                &new_idea_page(&state, &caller, form, errors, true, submission_key).await?,
+                status,
+            );
+        }
     };
     Ok(see_other(&format!("/ideas/{}?submitted=1", created.id())))
 }

@@ -220,8 +220,9 @@ pub async fn create(
     author: &users::Model,
     new: NewIdea,
     key: Option<&IdempotencyKey>,
+    hourly_limit: i32,
 ) -> Result<Created, AppError> {
-    let result = insert(db, author, new, key).await;
+    let result = insert(db, author, new, key, hourly_limit).await;
     idempotency::settle(db, author.id, key, result).await
 }
 
@@ -230,6 +231,7 @@ async fn insert(
     author: &users::Model,
     new: NewIdea,
     key: Option<&IdempotencyKey>,
+    hourly_limit: i32,
 ) -> Result<Created, AppError> {
     let txn = crate::db::begin_write(db).await?;
     if let Some(key) = key
@@ -237,6 +239,7 @@ async fn insert(
     {
         return Ok(Created::Replayed(id));
     }
+    crate::auth::rate_limit::count_submission(&txn, author.id, hourly_limit).await?;
     let now = Utc::now();
     let idea = ideas::ActiveModel {
         id: Set(Uuid::now_v7()),

@@ -247,7 +247,15 @@ impl ReportsApi {
                     }
                     AppError::Validation(errors)
                 })?;
-        let created = service::create(&state.db, user, checked, &org, key.as_ref()).await?;
+        let created = service::create(
+            &state.db,
+            user,
+            checked,
+            &org,
+            key.as_ref(),
+            state.settings.submissions_per_hour,
+        )
+        .await?;
         let (view, history) = service::find(&state.db, &caller, created.id()).await?;
         Ok(CreateReportResponse::Created(
             Json(Report::from_view(&view, Some(&history))),

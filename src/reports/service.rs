@@ -122,8 +122,9 @@ pub async fn create(
     report: CheckedReport,
     organisation: &organisations::Model,
     key: Option<&IdempotencyKey>,
+    hourly_limit: i32,
 ) -> Result<Created, AppError> {
-    let result = insert(db, reporter, report, organisation, key).await;
+    let result = insert(db, reporter, report, organisation, key, hourly_limit).await;
     idempotency::settle(db, reporter.id, key, result).await
 }
 
@@ -133,6 +134,7 @@ async fn insert(
     report: CheckedReport,
     organisation: &organisations::Model,
     key: Option<&IdempotencyKey>,
+    hourly_limit: i32,
 ) -> Result<Created, AppError> {
     let txn = crate::db::begin_write(db).await?;
     if let Some(key) = key
@@ -140,6 +142,7 @@ async fn insert(
     {
         return Ok(Created::Replayed(id));
     }
+    crate::auth::rate_limit::count_submission(&txn, reporter.id, hourly_limit).await?;
     let now = Utc::now();
     let row = reports::ActiveModel {
         id: Set(Uuid::now_v7()),

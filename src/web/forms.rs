@@ -59,8 +59,10 @@ pub fn choices<'a>(
 }
 
 /// A refused form submission as errors to show on the form again, with its
-/// status: field errors (422), or a conflict with someone else's change
-/// (409), shown against `conflict_field`. Anything else is not the form's.
+/// status: field errors (422), a conflict with someone else's change (409)
+/// or too many submissions (429), the last two shown against
+/// `conflict_field`, so that nothing typed is lost. Anything else is not the
+/// form's.
 pub fn refusal(
     err: crate::error::AppError,
     conflict_field: &str,
@@ -73,6 +75,17 @@ pub fn refusal(
             let mut errors = Errors::default();
             errors.add(conflict_field, message);
             Ok((errors, StatusCode::CONFLICT))
+        }
+        AppError::TooManyRequests { retry_after_secs } => {
+            let mut errors = Errors::default();
+            errors.add(
+                conflict_field,
+                format!(
+                    "You have sent a lot in the last hour. To keep the service fair, you can send this again in {}. What you wrote is kept below",
+                    crate::text::minutes_from_seconds(retry_after_secs)
+                ),
+            );
+            Ok((errors, StatusCode::TOO_MANY_REQUESTS))
         }
         other => Err(other),
     }

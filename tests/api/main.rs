@@ -16,6 +16,7 @@ mod ideas;
 mod my_data;
 mod organisations;
 mod permissions;
+mod rate_limits;
 mod reports;
 mod saved_searches;
 mod search;

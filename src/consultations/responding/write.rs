@@ -443,6 +443,8 @@ pub async fn submit(
     }
     let consultation = fresh(&txn, view.consultation.id).await?;
     may_respond(&consultation, &view.audience, user, true)?;
+    crate::auth::rate_limit::count_submission(&txn, user.id, state.settings.submissions_per_hour)
+        .await?;
     let response = crate::db::locked(&txn, response_of(view, user))
         .one(&txn)
         .await?
