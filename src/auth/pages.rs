@@ -196,7 +196,11 @@ pub async fn link_submit(
     match outcome {
         Ok(signed_in) => {
             // A fresh session token on every sign-in: any token planted
-            // before sign-in is worthless afterwards.
+            // before sign-in is worthless afterwards, and the session this
+            // browser held until now (perhaps another person's) ends.
+            if let Credential::Session { session_id } = caller.credential {
+                service::sign_out(&state.db, session_id).await?;
+            }
             let cookie = cookies::set(
                 cookies::SESSION,
                 &signed_in.session_token,

@@ -1,6 +1,6 @@
 use chrono::Utc;
 use entity::{login_tokens, sessions, users};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
 use crate::helpers::{Options, csrf_token, sign_in_link, spawn_app, spawn_app_with};
 
@@ -217,6 +217,59 @@ async fn signing_out_ends_the_session_for_good() {
     );
     assert_eq!(app.get("/profile").await.status(), 401);
     app.stop().await;
+}
+
+#[tokio::test]
+async fn signing_in_renews_the_session_and_voids_what_was_issued_before() {
+    let app = spawn_app().await;
+    // A form token issued before sign-in (bound to the anonymous cookie).
+    let before = csrf_token(&app.get_html("/sign-in").await).expect("csrf");
+    app.post_form("/sign-in", "/sign-in", &[("email", "renew@example.nhs.uk")])
+        .await;
+    let link = sign_in_link(&app.wait_for_email("renew@example.nhs.uk", 1).await).expect("link");
+    let first = session_cookie(&app.follow_sign_in_link(&link).await);
+
+    let stale = app
+        .client
+        .post(app.url("/profile"))
+        .form(&[("display_name", "Mallory"), ("csrf_token", before.as_str())])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(stale.status(), 403, "a token from before sign-in is void");
+
+    // Signing in again in the same browser: a new token, the old one ended.
+    // (The sign-in page sends a signed-in person on; the request is a form.)
+    app.post_form("/sign-in", "/profile", &[("email", "renew@example.nhs.uk")])
+        .await;
+    let link = app.new_sign_in_link("renew@example.nhs.uk", 1).await;
+    let second = session_cookie(&app.follow_sign_in_link(&link).await);
+    assert_ne!(first, second);
+    let bare = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let profile_with = |cookie: String| {
+        bare.get(app.url("/profile"))
+            .header("cookie", cookie)
+            .send()
+    };
+    assert_eq!(profile_with(second).await.expect("GET").status(), 200);
+    assert_eq!(profile_with(first).await.expect("GET").status(), 401);
+    assert_eq!(
+        sessions::Entity::find()
+            .count(&app.db)
+            .await
+            .expect("count"),
+        1
+    );
+    app.stop().await;
+}
+
+/// `hub_session=…` from a sign-in answer's Set-Cookie.
+fn session_cookie(resp: &reqwest::Response) -> String {
+    let set = resp.headers()["set-cookie"].to_str().expect("ascii");
+    set.split(';').next().expect("name=value").to_owned()
 }
 
 #[tokio::test]
