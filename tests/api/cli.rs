@@ -1,5 +1,7 @@
 use std::process::Command;
 
+use sea_orm::{EntityTrait, QueryOrder};
+
 use crate::helpers::{Options, fresh_database_url, spawn_app_with, temp_dir};
 
 pub fn hub(data_dir: &std::path::Path, database_url: &str, args: &[&str]) -> std::process::Output {
@@ -72,6 +74,45 @@ async fn the_first_admin_and_an_operator_token_are_made_from_the_command_line() 
     assert_eq!(me["role"], "admin");
     assert_eq!(me["display_name"], "First Admin");
     app.stop().await;
+
+    // An operator's changes from the command line are audited like an
+    // administrator's on the pages (with no actor: the operator has no
+    // account).
+    let promoted = hub(
+        &dir,
+        &url,
+        &[
+            "users",
+            "add",
+            "--email",
+            "first.admin@example.nhs.uk",
+            "--role",
+            "board",
+        ],
+    );
+    assert!(promoted.status.success());
+    let db = sea_orm::Database::connect(&url).await.expect("connect");
+    let events: Vec<(String, Option<uuid::Uuid>, Option<serde_json::Value>)> =
+        entity::audit_events::Entity::find()
+            .order_by_asc(entity::audit_events::Column::Id)
+            .all(&db)
+            .await
+            .expect("audit")
+            .into_iter()
+            .map(|e| (e.action, e.actor_user_id, e.after))
+            .collect();
+    let actions: Vec<&str> = events.iter().map(|(a, _, _)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "user.created",
+            "api_token.created",
+            "user.updated_by_operator"
+        ],
+        "{events:?}"
+    );
+    assert_eq!(events[0].1, None);
+    assert_eq!(events[2].2.as_ref().expect("after")["role"], "board");
 
     let missing = hub(
         &dir,
