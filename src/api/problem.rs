@@ -20,8 +20,8 @@ pub struct Problem {
     pub detail: String,
     /// The request path the problem occurred on.
     pub instance: String,
-    /// One entry per invalid field (validation problems).
-    #[oai(skip_serializing_if_is_empty)]
+    /// One entry per invalid field (validation problems); absent on other problems.
+    #[oai(default, skip_serializing_if_is_empty)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
 }
