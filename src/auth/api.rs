@@ -22,12 +22,16 @@ pub struct AccountApi;
 pub struct Me {
     pub id: Uuid,
     pub email: String,
+    #[oai(nullable)]
     pub display_name: Option<String>,
     /// contributor, board or admin
     pub role: String,
     /// nhs_staff, supplier, expert, patient_or_public or other
+    #[oai(nullable)]
     pub respondent_type: Option<String>,
+    #[oai(nullable)]
     pub organisation: Option<String>,
+    #[oai(nullable)]
     pub job_title: Option<String>,
     pub profile_complete: bool,
 }
@@ -55,6 +59,7 @@ pub struct ApiTokenSummary {
     /// The token's first characters, to tell tokens apart.
     pub prefix: String,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub last_used_at: Option<DateTime<Utc>>,
 }
 

@@ -19,6 +19,7 @@ pub struct ExportedAnswer {
     pub question: String,
     pub answer: String,
     /// The text published when it was redacted.
+    #[oai(nullable)]
     pub published_answer: Option<String>,
 }
 
@@ -29,8 +30,10 @@ pub struct ExportedComment {
     pub anchor: String,
     pub section: String,
     pub comment: String,
+    #[oai(nullable)]
     pub published_comment: Option<String>,
     pub themes: Vec<String>,
+    #[oai(nullable)]
     pub disposition: Option<String>,
     pub rationale: String,
 }
@@ -38,20 +41,25 @@ pub struct ExportedComment {
 #[derive(Debug, Clone, Serialize, Object)]
 pub struct ExportedResponse {
     pub id: Uuid,
+    #[oai(nullable)]
     pub submitted_at: Option<DateTime<Utc>>,
     pub respondent: String,
     pub respondent_type: String,
     pub capacity: String,
+    #[oai(nullable)]
     pub organisation: Option<String>,
     /// None when the respondent was not asked (only suppliers must say).
+    #[oai(nullable)]
     pub interests_declared: Option<bool>,
     pub products_affected: String,
     pub commercial_interest: String,
     pub consent: String,
     /// web or import
     pub source: String,
+    #[oai(nullable)]
     pub campaign: Option<u64>,
     pub themes: Vec<String>,
+    #[oai(nullable)]
     pub redaction_reason: Option<String>,
     pub answers: Vec<ExportedAnswer>,
     pub comments: Vec<ExportedComment>,

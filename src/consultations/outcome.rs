@@ -71,6 +71,7 @@ pub struct Outcome {
     pub consultation: String,
     pub title: String,
     pub published: bool,
+    #[oai(nullable)]
     pub published_at: Option<DateTime<Utc>>,
     /// The board's summary, in Markdown.
     pub summary: String,

@@ -27,7 +27,9 @@ pub struct IdeasApi;
 #[derive(Debug, Object)]
 pub struct PersonOut {
     pub name: String,
+    #[oai(nullable)]
     pub respondent_type: Option<String>,
+    #[oai(nullable)]
     pub organisation: Option<String>,
 }
 
@@ -74,6 +76,7 @@ pub struct IdeaSummary {
     pub beneficiaries: Vec<String>,
     pub support_count: i32,
     pub comment_count: i32,
+    #[oai(nullable)]
     pub author: Option<PersonOut>,
     /// Changes with every status change; send it back to refuse stale updates.
     pub version: i32,
@@ -105,6 +108,7 @@ impl From<&IdeaCard> for IdeaSummary {
 
 #[derive(Debug, Object)]
 pub struct StatusHistoryEntry {
+    #[oai(nullable)]
     pub from_status: Option<String>,
     pub status: String,
     /// The board's public note on the change.
@@ -123,6 +127,7 @@ pub struct Idea {
     pub description_html: String,
     pub expected_impact: String,
     /// For duplicates: the original idea.
+    #[oai(nullable)]
     pub duplicate_of: Option<Uuid>,
     pub history: Vec<StatusHistoryEntry>,
 }
@@ -152,7 +157,8 @@ impl From<&IdeaDetail> for Idea {
 #[derive(Debug, Object)]
 pub struct IdeaPage {
     pub items: Vec<IdeaSummary>,
-    /// Pass as `cursor` for the next page; absent on the last page.
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -217,13 +223,18 @@ pub struct SupportState {
 pub struct Comment {
     pub id: Uuid,
     pub idea_id: Uuid,
+    #[oai(nullable)]
     pub author: Option<PersonOut>,
-    /// Markdown as written; absent when hidden (except for board members).
+    /// Markdown as written; null when hidden (except for board members).
+    #[oai(nullable)]
     pub body: Option<String>,
+    #[oai(nullable)]
     pub body_html: Option<String>,
     pub hidden: bool,
     /// Why the board hid it.
+    #[oai(nullable)]
     pub hidden_reason: Option<String>,
+    #[oai(nullable)]
     pub edited_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     /// Whether the caller may still edit it.

@@ -31,8 +31,10 @@ pub struct Organisation {
     /// trust, icb, gp, acute, mental_health, community, ambulance, supplier or other
     pub kind: String,
     /// The NHS Organisation Data Service code, for NHS organisations.
+    #[oai(nullable)]
     pub ods_code: Option<String>,
     /// For example, when the organisation closed or merged.
+    #[oai(nullable)]
     pub note: Option<String>,
 }
 
@@ -82,6 +84,7 @@ pub struct OrganisationImport {
     /// The rejected rows (at most the first 10,000), with reasons.
     pub rejected: Vec<RejectedRow>,
     /// Why a failed import failed.
+    #[oai(nullable)]
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

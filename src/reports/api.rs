@@ -26,6 +26,7 @@ pub struct ReportsApi;
 pub struct OrganisationRef {
     pub id: Uuid,
     pub name: String,
+    #[oai(nullable)]
     pub ods_code: Option<String>,
 }
 
@@ -34,11 +35,14 @@ pub struct OrganisationRef {
 #[derive(Debug, Object)]
 pub struct Report {
     pub id: Uuid,
+    #[oai(nullable)]
     pub organisation: Option<OrganisationRef>,
     pub system_name: String,
+    #[oai(nullable)]
     pub supplier_name: Option<String>,
     /// interoperability, outage, cyber_security, privacy, usability, procurement, data_quality or other
     pub category: String,
+    #[oai(nullable)]
     pub standard_reference: Option<String>,
     /// low, medium, high or critical
     pub severity: String,
@@ -51,10 +55,12 @@ pub struct Report {
     /// new, triaged, investigating, escalated, resolved, closed or not_actionable
     pub status: String,
     pub version: i32,
+    #[oai(nullable)]
     pub reporter: Option<PersonOut>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Present on single reports.
+    #[oai(nullable)]
     pub history: Option<Vec<StatusHistoryEntry>>,
 }
 
@@ -100,6 +106,7 @@ impl Report {
 #[derive(Debug, Object)]
 pub struct ReportPage {
     pub items: Vec<Report>,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -31,6 +31,7 @@ pub struct SearchHit {
     pub status: String,
     /// The item's page.
     pub link: String,
+    #[oai(nullable)]
     pub created_at: Option<DateTime<Utc>>,
     pub support_count: u64,
 }
@@ -56,6 +57,7 @@ pub struct SearchResponse {
     pub facets: Vec<FacetGroup>,
     /// True when nothing matched exactly and these allow one typo per word.
     pub near_matches: bool,
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

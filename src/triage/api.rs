@@ -26,7 +26,9 @@ pub struct InboxItemOut {
     pub title: String,
     pub status: String,
     pub detail: String,
+    #[oai(nullable)]
     pub assignee_id: Option<Uuid>,
+    #[oai(nullable)]
     pub assignee: Option<String>,
     pub created_at: DateTime<Utc>,
     /// Send it back when changing the item; a stale one is refused.
@@ -89,6 +91,7 @@ pub struct AssignResult {
     /// assigned, unassigned, stale or not_found
     pub result: String,
     /// The item's version now.
+    #[oai(nullable)]
     pub version: Option<i32>,
 }
 
@@ -111,7 +114,9 @@ pub struct StatusResult {
     /// changed, refused, stale or not_found
     pub result: String,
     /// Why it was not changed.
+    #[oai(nullable)]
     pub message: Option<String>,
+    #[oai(nullable)]
     pub version: Option<i32>,
 }
 

@@ -43,9 +43,12 @@ pub struct AuditEntryOut {
     pub action: String,
     /// The person who made the change, or "The system".
     pub actor: String,
+    #[oai(nullable)]
     pub actor_id: Option<Uuid>,
     pub at: DateTime<Utc>,
+    #[oai(nullable)]
     pub before: Option<serde_json::Value>,
+    #[oai(nullable)]
     pub after: Option<serde_json::Value>,
 }
 

@@ -41,6 +41,7 @@ pub struct TagResult {
     /// tagged, already_tagged, refused or not_found
     pub result: String,
     /// Why it was not tagged.
+    #[oai(nullable)]
     pub message: Option<String>,
 }
 
@@ -62,6 +63,7 @@ pub struct LinkOut {
     pub kind: String,
     /// The other end's id (the consultation's for a section).
     pub target_id: Uuid,
+    #[oai(nullable)]
     pub anchor: Option<String>,
     pub title: String,
     pub link: String,

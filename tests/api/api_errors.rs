@@ -95,6 +95,11 @@ async fn the_openapi_document_and_docs_are_served() {
         .expect("json");
     assert!(spec["paths"]["/v1/me"]["get"].is_object());
     assert!(spec["paths"]["/v1/tokens"]["post"]["responses"]["422"]["content"]["application/problem+json"].is_object());
+    // Only validation problems carry `errors`; optional fields sent as null say so.
+    let problem_required = spec["components"]["schemas"]["Problem"]["required"].to_string();
+    assert!(problem_required.contains("\"detail\"") && !problem_required.contains("\"errors\""));
+    let last_used = &spec["components"]["schemas"]["ApiTokenSummary"]["properties"]["last_used_at"];
+    assert_eq!(last_used["nullable"], true);
     let docs = app.get("/api/docs").await;
     assert_eq!(docs.status(), 200);
     let problem_page = app.get_html("/problems/validation").await;

@@ -102,6 +102,7 @@ pub struct DispositionBody {
 #[derive(Debug, Object)]
 pub struct DispositionOut {
     pub id: Uuid,
+    #[oai(nullable)]
     pub disposition: Option<String>,
     pub rationale: String,
 }

@@ -90,6 +90,7 @@ pub struct QuestionOut {
 pub struct VersionOut {
     pub number: i32,
     pub change_summary: String,
+    #[oai(nullable)]
     pub published_at: Option<DateTime<Utc>>,
 }
 
@@ -252,10 +253,13 @@ pub struct MyResponse {
     pub id: Uuid,
     /// draft or submitted
     pub status: String,
+    #[oai(nullable)]
     pub submitted_at: Option<DateTime<Utc>>,
     pub capacity: String,
+    #[oai(nullable)]
     pub organisation_name: Option<String>,
     /// None until the respondent says (suppliers must, before submitting).
+    #[oai(nullable)]
     pub interests_declared: Option<bool>,
     pub products_affected: String,
     pub commercial_interest: String,

@@ -31,7 +31,9 @@ pub struct SavedSearch {
     pub name: String,
     pub q: String,
     pub filters: Vec<FilterValues>,
+    #[oai(nullable)]
     pub from: Option<String>,
+    #[oai(nullable)]
     pub to: Option<String>,
     pub sort: String,
     /// Whether the owner hears about new matches (in their digest).
