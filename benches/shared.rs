@@ -15,7 +15,12 @@ pub fn admin_url() -> String {
 
 /// The most memory this process has held (VmHWM), in MiB.
 pub fn peak_memory_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    peak_memory_mib_of("self")
+}
+
+/// The most memory process `pid` has held, in MiB.
+pub fn peak_memory_mib_of(pid: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)

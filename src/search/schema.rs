@@ -223,6 +223,25 @@ impl SearchIndex {
         self.applied.load(Ordering::SeqCst)
     }
 
+    /// Which of `keys` (as `documents::key` makes them) the last commit does
+    /// not hold: the load run's check that every acknowledged write was
+    /// indexed.
+    pub fn missing<'k>(&self, keys: &'k [String]) -> anyhow::Result<Vec<&'k str>> {
+        self.reader.reload()?;
+        let searcher = self.reader.searcher();
+        let mut missing = Vec::new();
+        for key in keys {
+            let query = tantivy::query::TermQuery::new(
+                tantivy::Term::from_field_text(self.fields.key, key),
+                tantivy::schema::IndexRecordOption::Basic,
+            );
+            if searcher.search(&query, &tantivy::collector::Count)? == 0 {
+                missing.push(key.as_str());
+            }
+        }
+        Ok(missing)
+    }
+
     pub(crate) fn set_applied(&self, seq: i64) {
         self.applied.store(seq, Ordering::SeqCst);
     }
