@@ -62,6 +62,11 @@ pub fn similar(
         .with_min_term_frequency(1)
         .with_min_word_length(3)
         .with_max_query_terms(25)
+        // tantivy weighs each word by how many documents hold it, counting
+        // versions replaced since the last merge, against the documents
+        // alive now, and panics when the first exceeds the second. A word
+        // in every document says nothing about likeness: leave such words out.
+        .with_max_doc_frequency(searcher.num_docs())
         .with_stop_words(STOP_WORDS.iter().map(|w| (*w).to_owned()).collect());
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let (title, body) = match like {
@@ -219,5 +224,65 @@ pub async fn related(
             tracing::warn!(error = %err, "similar items could not be found");
             Vec::new()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::documents::SearchDoc;
+    use crate::search::query::Audience;
+    use crate::search::schema::WriterSize;
+
+    fn idea(id: Uuid, title: &str, body: &str) -> (String, Uuid, Vec<SearchDoc>) {
+        let doc = SearchDoc {
+            id,
+            kind: "idea",
+            title: title.to_owned(),
+            body: body.to_owned(),
+            status: "submitted".to_owned(),
+            link: format!("/ideas/{id}"),
+            ..SearchDoc::default()
+        };
+        ("idea".to_owned(), id, vec![doc])
+    }
+
+    #[test]
+    fn a_word_in_every_item_after_edits_leaves_likeness_to_the_others() {
+        let dir = std::env::temp_dir().join(format!("hub-similar-{}", Uuid::now_v7()));
+        let index = SearchIndex::create(&dir, WriterSize::Service).expect("index");
+        let (referrals, waits, pharmacy) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let edited = || idea(pharmacy, "Pharmacy stock", "Shared pharmacy stock lists");
+        crate::search::indexer::write(
+            &index,
+            vec![
+                idea(
+                    referrals,
+                    "Cardiology referrals",
+                    "Shared records for cardiology",
+                ),
+                idea(waits, "Cardiology waits", "Shared clinics for cardiology"),
+                edited(),
+            ],
+            1,
+        )
+        .expect("written");
+        // Each edit replaces the document; until segments merge, the old
+        // versions still count towards how many documents hold "shared".
+        for seq in 2..5 {
+            crate::search::indexer::write(&index, vec![edited()], seq).expect("rewritten");
+        }
+        let found = similar(
+            &index,
+            &Audience::Everything,
+            &Like::Item("idea", referrals),
+            &[],
+            5,
+        )
+        .expect("similar items");
+        let ids: Vec<&str> = found.iter().map(|(_, hit)| hit.id.as_str()).collect();
+        assert_eq!(ids, [waits.to_string()]);
+        index.finish();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
