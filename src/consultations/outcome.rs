@@ -206,8 +206,15 @@ pub async fn for_caller(
 }
 
 /// The outcome as Markdown, for people who edit it into other reports.
+/// The summary is the board's Markdown and goes in as written; everything
+/// else is plain text, escaped so that whatever renders the file shows it
+/// as the page does and never as markup or a link.
 pub fn markdown(outcome: &Outcome) -> String {
-    let mut out = format!("# You said, we did: {}\n\n", outcome.title);
+    use crate::markdown::escape;
+    // Line by line, so that the line breaks people typed stay.
+    let lines =
+        |text: &str, separator: &str| text.lines().map(escape).collect::<Vec<_>>().join(separator);
+    let mut out = format!("# You said, we did: {}\n\n", escape(&outcome.title));
     if !outcome.summary.is_empty() {
         out.push_str(&outcome.summary);
         out.push_str("\n\n");
@@ -222,16 +229,18 @@ pub fn markdown(outcome: &Outcome) -> String {
     for section in &outcome.sections {
         out.push_str(&format!(
             "\n## {} (version {})\n\n{} comments received.\n",
-            section.title, section.version, section.comments_received
+            escape(&section.title),
+            section.version,
+            section.comments_received
         ));
         for c in &section.comments {
             out.push_str(&format!(
                 "\n**{}** ({})\n\n> {}\n\n**{}**: {}\n",
-                c.respondent,
-                c.respondent_type,
-                c.said.replace('\n', "\n> "),
+                escape(&c.respondent),
+                escape(&c.respondent_type),
+                lines(&c.said, "  \n> "),
                 c.disposition_label,
-                c.rationale
+                lines(&c.rationale, "  \n")
             ));
         }
     }

@@ -351,7 +351,9 @@ pub async fn lines(
         .collect())
 }
 
-/// The report as Markdown, to paste into a submission.
+/// The report as Markdown, to paste into a submission. What people wrote
+/// (titles, systems, organisations) is escaped: it reads as text wherever
+/// the file is rendered.
 pub fn markdown(r: &GovernmentReport) -> String {
     let mut out = format!(
         "# HealthTech Advisory Board: report for {}\n\n## Headlines\n\n- Ideas submitted: {}\n- Best-practice reports: {} ({})\n- Consultation responses: {}\n- Consultation outcomes published: {}\n",
@@ -371,7 +373,11 @@ pub fn markdown(r: &GovernmentReport) -> String {
         out.push_str("No ideas were submitted.\n");
     }
     for t in &r.top_themes {
-        out.push_str(&format!("- {}: {}\n", t.label, t.count));
+        out.push_str(&format!(
+            "- {}: {}\n",
+            crate::markdown::escape(&t.label),
+            t.count
+        ));
     }
     out.push_str("\n## Critical and escalated reports\n\n");
     if r.critical_and_escalated.is_empty() {
@@ -398,7 +404,7 @@ pub fn markdown(r: &GovernmentReport) -> String {
     for i in &r.shortlisted_and_implemented {
         out.push_str(&format!(
             "- {} ({}, {} supporters)\n",
-            i.title,
+            crate::markdown::escape(&i.title),
             i.status.to_lowercase(),
             i.supporters
         ));
@@ -415,7 +421,7 @@ pub fn markdown(r: &GovernmentReport) -> String {
             .collect();
         out.push_str(&format!(
             "- {}: {} responses; comments {}\n",
-            c.title,
+            crate::markdown::escape(&c.title),
             c.responses,
             if decisions.is_empty() {
                 "none".to_owned()
@@ -427,9 +433,10 @@ pub fn markdown(r: &GovernmentReport) -> String {
     out
 }
 
-/// A table cell: pipes and line breaks would break the table.
+/// A table cell: pipes and line breaks would break the table, and markup
+/// would be rendered by whatever shows the file.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    crate::markdown::escape(text)
 }
 
 #[cfg(test)]
