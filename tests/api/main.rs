@@ -25,3 +25,4 @@ mod smtp_sink;
 mod tags_links;
 mod tokens;
 mod triage;
+mod xss_corpus;
