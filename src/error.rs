@@ -214,12 +214,21 @@ impl From<DbErr> for AppError {
 pub fn is_unreachable(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => matches!(
-            **e,
-            sea_orm::sqlx::Error::Io(_)
+        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => {
+            match &**e {
+                sea_orm::sqlx::Error::Io(_)
                 | sea_orm::sqlx::Error::PoolTimedOut
-                | sea_orm::sqlx::Error::PoolClosed
-        ),
+                | sea_orm::sqlx::Error::PoolClosed => true,
+                // A server going down ends its sessions with SQLSTATE 57P01
+                // (admin shutdown), 57P02 (crash) or 57P03 (starting up or
+                // shutting down), or a class 08 connection exception: it is
+                // unavailable for a moment, not a fault in the request.
+                sea_orm::sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("57P") || code.starts_with("08")),
+                _ => false,
+            }
+        }
         _ => false,
     }
 }
