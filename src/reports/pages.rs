@@ -125,19 +125,22 @@ pub async fn new_submit(
     let limit = state.settings.submissions_per_hour;
     let created =
         match service::create(&state.db, user, checked.clone(), &org, key.as_ref(), limit).await {
-            Ok(created) => created,
             // The same form sent again after a change: a new report.
             Err(AppError::Conflict(_)) => {
-                service::create(&state.db, user, checked, &org, None, limit).await?
+                service::create(&state.db, user, checked, &org, None, limit).await
             }
-            Err(err) => {
-                let (errors, status) = refusal(err, "submit")?;
-                return render_with_status(
-                    &new_report_page(&caller, &state, form, Vec::new(), errors, submission_key),
-                    status,
-                );
-            }
+            other => other,
         };
+    let created = match created {
+        Ok(created) => created,
+        Err(err) => {
+            let (errors, status) = refusal(err, "submit")?;
+            return render_with_status(
+                &new_report_page(&caller, &state, form, Vec::new(), errors, submission_key),
+                status,
+            );
+        }
+    };
     Ok(see_other(&format!("/reports/{}?submitted=1", created.id())))
 }
 

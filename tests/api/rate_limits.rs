@@ -115,7 +115,7 @@ async fn an_account_over_its_hourly_submissions_is_refused_with_429_and_nothing_
 }
 
 #[tokio::test]
-async fn on_the_page_a_refused_idea_is_shown_again_with_an_error_and_the_words_kept() {
+async fn on_the_pages_a_refused_idea_or_report_is_shown_again_with_an_error_and_the_words_kept() {
     let app = spawn_app_with(Options {
         env: vec![("HUB_SUBMISSIONS_PER_HOUR".into(), "1".into())],
         ..Options::default()
@@ -155,6 +155,32 @@ async fn on_the_page_a_refused_idea_is_shown_again_with_an_error_and_the_words_k
     assert_eq!(
         ideas::Entity::find().count(&app.db).await.expect("count"),
         1
+    );
+
+    let resp = app
+        .post_form(
+            "/reports/new",
+            "/reports/new",
+            &[
+                ("organisation", "Oxford"),
+                ("system_name", "Theatre scheduling"),
+                ("category", "usability"),
+                ("severity", "medium"),
+                ("patient_impact", "Lists start late"),
+                ("staff_impact", "Hours of re-keying"),
+                ("evidence", "Every Monday"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 429);
+    let html = resp.text().await.expect("html");
+    assert!(html.contains("href=\"#submit\""));
+    assert!(html.contains("you can send this again in"));
+    assert!(html.contains("value=\"Theatre scheduling\""));
+    assert!(html.contains("Hours of re-keying"));
+    assert_eq!(
+        reports::Entity::find().count(&app.db).await.expect("count"),
+        0
     );
     app.stop().await;
 }
