@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::settings::{DigestSettings, Section};
 use crate::app_state::AppState;
 use crate::error::AppError;
-use crate::triage::inbox::{self, Assignee, InboxFilter, InboxKind, InboxSort};
+use crate::triage::inbox::{self, InboxKind};
 
 /// How many lines a section shows before "and N more".
 pub const LINES_PER_SECTION: u64 = 10;
@@ -138,27 +138,7 @@ async fn assigned(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Part, AppError> {
-    let page = inbox::inbox(
-        conn,
-        &InboxFilter {
-            kinds: Vec::new(),
-            status: None,
-            assignee: Assignee::Person(me),
-            tag: None,
-            awaiting: true,
-            theme: None,
-            category: None,
-            severity: None,
-            organisation: None,
-            consultation: None,
-            older_than_days: None,
-            sort: InboxSort::Oldest,
-            offset: 0,
-            limit: LINES_PER_SECTION,
-        },
-        until,
-    )
-    .await?;
+    let page = inbox::awaiting(conn, me, LINES_PER_SECTION, until).await?;
     // New when one of them was assigned since the last digest.
     let ids: Vec<Uuid> = page.items.iter().map(|i| i.id).collect();
     let newly_assigned = !ids.is_empty()

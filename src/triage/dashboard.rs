@@ -121,27 +121,7 @@ pub async fn build(
     me: Uuid,
 ) -> Result<Dashboard, AppError> {
     use sea_orm::Condition;
-    let mine = super::inbox::inbox(
-        conn,
-        &super::inbox::InboxFilter {
-            kinds: Vec::new(),
-            status: None,
-            assignee: super::inbox::Assignee::Person(me),
-            tag: None,
-            awaiting: true,
-            theme: None,
-            category: None,
-            severity: None,
-            organisation: None,
-            consultation: None,
-            older_than_days: None,
-            sort: super::inbox::InboxSort::Oldest,
-            offset: 0,
-            limit: 10,
-        },
-        now,
-    )
-    .await?;
+    let mine = super::inbox::awaiting(conn, me, 10, now).await?;
     let this_week = week_start(now);
     let first = this_week - Duration::weeks(WEEKS - 1);
     let since = first

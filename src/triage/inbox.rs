@@ -306,6 +306,33 @@ async fn names(
         .collect())
 }
 
+/// The items assigned to `person` still awaiting a decision, oldest first:
+/// what the dashboard and the digest show as needing them.
+pub async fn awaiting(
+    conn: &impl ConnectionTrait,
+    person: Uuid,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<InboxPage, AppError> {
+    let filter = InboxFilter {
+        kinds: Vec::new(),
+        status: None,
+        assignee: Assignee::Person(person),
+        theme: None,
+        tag: None,
+        awaiting: true,
+        category: None,
+        severity: None,
+        organisation: None,
+        consultation: None,
+        older_than_days: None,
+        sort: InboxSort::Oldest,
+        offset: 0,
+        limit,
+    };
+    inbox(conn, &filter, now).await
+}
+
 /// One page of the inbox, with counts of matching items of each kind.
 pub async fn inbox(
     conn: &impl ConnectionTrait,
