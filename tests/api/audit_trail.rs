@@ -17,7 +17,7 @@ use crate::consultations::{
     DOCUMENT_V2, at, close, comment_on, complete, consultation_body, import_csv, open_consultation,
     respondent, response_path, save, submit,
 };
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, id_of, spawn_app};
 use crate::ideas::idea_body;
 use crate::organisations::{api_import, finished};
 use crate::reports::report_body;
@@ -145,10 +145,6 @@ async fn user_id(app: &TestApp, token: &str) -> Uuid {
         .as_str()
         .and_then(|id| Uuid::parse_str(id).ok())
         .expect("my id")
-}
-
-fn id_of(value: &Value) -> String {
-    value["id"].as_str().expect("an id").to_owned()
 }
 
 /// The people who act in the scenario, with their tokens and ids.

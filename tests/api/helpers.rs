@@ -350,6 +350,14 @@ impl Drop for TestApp {
     }
 }
 
+/// The `id` of an API answer, as a string.
+pub fn id_of(value: &serde_json::Value) -> String {
+    value["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an id in {value}"))
+        .to_owned()
+}
+
 pub fn hidden_value(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();

@@ -25,7 +25,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::consultations::{at, close, consultation_body, open_consultation, respond, respondent};
-use crate::helpers::{TestApp, csrf_token, hidden_value, spawn_app};
+use crate::helpers::{TestApp, csrf_token, hidden_value, id_of, spawn_app};
 use crate::ideas::idea_body;
 use crate::organisations::{api_import, finished, multipart};
 use crate::reports::report_body;
@@ -1102,13 +1102,6 @@ async fn session(app: &TestApp, address: &str) -> reqwest::Client {
         .expect("POST link");
     assert_eq!(resp.status(), 303, "{address} signed in");
     client
-}
-
-fn id_of(value: &Value) -> String {
-    value["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("an id in {value}"))
-        .to_owned()
 }
 
 /// The people, and one of everything the routes take: made by the owner

@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use entity::email_outbox;
 use hub::auth::domain::Role;
 use reqwest::Method;
@@ -41,7 +41,8 @@ use scraper::{ElementRef, Html, Node, Selector};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, decode_quoted_printable, spawn_app};
+use crate::consultations::at;
+use crate::helpers::{TestApp, decode_quoted_printable, id_of, spawn_app};
 
 /// The corpus. `{m}` becomes the marker; most payloads start with it, so
 /// that a field's length limit cuts the payload's tail, not its marker.
@@ -406,17 +407,6 @@ struct World {
     choice_question: String,
     response: String,
     section_comment: String,
-}
-
-fn id_of(v: &Value) -> String {
-    v["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("an id in {v}"))
-        .to_owned()
-}
-
-fn at(offset: chrono::Duration) -> String {
-    (Utc::now() + offset).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 fn person(i: usize) -> String {
