@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use entity::{audit_events, consultation_responses, consultations, ideas, reports, users};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::settings::{DigestSettings, Section};
 use crate::app_state::AppState;
 use crate::error::AppError;
+use crate::triage::dashboard::{CLOSING_SOON, closing_soon, open_at};
 use crate::triage::inbox::{self, InboxKind};
 
 /// How many lines a section shows before "and N more".
@@ -243,14 +244,6 @@ async fn new_ideas(
     })
 }
 
-/// Consultations open at `at`.
-fn open_at(at: DateTime<Utc>) -> sea_orm::Select<consultations::Entity> {
-    consultations::Entity::find()
-        .filter(consultations::Column::Status.eq("published"))
-        .filter(consultations::Column::OpensAt.lte(at))
-        .filter(consultations::Column::ClosesAt.gt(at))
-}
-
 async fn new_responses(
     conn: &impl ConnectionTrait,
     since: DateTime<Utc>,
@@ -314,14 +307,9 @@ async fn closing(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Part, AppError> {
-    let window = Duration::days(7);
-    let soon = open_at(until)
-        .filter(consultations::Column::ClosesAt.lte(until + window))
-        .order_by_asc(consultations::Column::ClosesAt)
-        .all(conn)
-        .await?;
+    let soon = closing_soon(until).all(conn).await?;
     // New when it came within seven days of closing since the last digest.
-    let news = soon.iter().any(|c| c.closes_at - window > since);
+    let news = soon.iter().any(|c| c.closes_at - CLOSING_SOON > since);
     Ok(Part {
         section: Section::Closing,
         total: soon.len() as u64,

@@ -115,6 +115,25 @@ async fn created_since<E: EntityTrait>(
         .await?)
 }
 
+/// How near its closing a consultation counts as closing soon.
+pub const CLOSING_SOON: Duration = Duration::days(7);
+
+/// Published consultations open at `at`.
+pub fn open_at(at: DateTime<Utc>) -> sea_orm::Select<consultations::Entity> {
+    consultations::Entity::find()
+        .filter(consultations::Column::Status.eq("published"))
+        .filter(consultations::Column::OpensAt.lte(at))
+        .filter(consultations::Column::ClosesAt.gt(at))
+}
+
+/// Consultations open at `at` that close within [`CLOSING_SOON`], the
+/// soonest first.
+pub fn closing_soon(at: DateTime<Utc>) -> sea_orm::Select<consultations::Entity> {
+    open_at(at)
+        .filter(consultations::Column::ClosesAt.lte(at + CLOSING_SOON))
+        .order_by_asc(consultations::Column::ClosesAt)
+}
+
 pub async fn build(
     conn: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -213,14 +232,7 @@ pub async fn build(
         .await?;
     let open_critical = super::report::lines(conn, critical).await?;
 
-    let soon = consultations::Entity::find()
-        .filter(consultations::Column::Status.eq("published"))
-        .filter(consultations::Column::OpensAt.lte(now))
-        .filter(consultations::Column::ClosesAt.gt(now))
-        .filter(consultations::Column::ClosesAt.lte(now + Duration::days(7)))
-        .order_by_asc(consultations::Column::ClosesAt)
-        .all(conn)
-        .await?;
+    let soon = closing_soon(now).all(conn).await?;
     let mut closing_soon = Vec::new();
     for c in soon {
         let responses = grouped::<consultation_responses::Entity>(
