@@ -21,6 +21,7 @@ use crate::helpers::{TestApp, id_of, spawn_app};
 use crate::ideas::idea_body;
 use crate::organisations::{api_import, finished};
 use crate::reports::report_body;
+use crate::triage::put_assignee;
 
 /// Write operations that change nothing, so leave no audit event.
 const EXEMPT: &[(&str, &str)] = &[
@@ -552,12 +553,11 @@ async fn triage(trail: &mut Trail<'_>, cast: &Cast, idea_id: &str, report_id: &s
         .check(
             "setInboxItemAssignee",
             "triage.unassigned",
-            app.api_send(
-                Method::PUT,
-                &format!("{item}/assignee"),
+            put_assignee(
+                app,
                 &cast.board,
-                &[],
-                Some(&json!({ "assignee": null })),
+                &format!("{item}/assignee"),
+                &json!({ "assignee": null }),
             ),
         )
         .await;

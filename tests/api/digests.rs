@@ -19,6 +19,7 @@ use crate::helpers::{
 };
 use crate::ideas::{create_idea, idea_body};
 use crate::smtp_sink::SmtpSink;
+use crate::triage::assign_idea_to_self;
 
 /// A moment today when a digest set for 8:00 is due (now, or later today).
 fn due_now() -> DateTime<Utc> {
@@ -109,20 +110,7 @@ async fn a_digest_puts_decisions_first_and_arrives_with_both_parts_and_unsubscri
     }
     critical_report(&app, &author, "Nimbus theatre system").await;
     // Assigned to the board member: it comes first.
-    let me: Value = app.api_json("/api/v1/me", &board).await;
-    let resp = app
-        .api_send(
-            reqwest::Method::PUT,
-            &format!(
-                "/api/v1/inbox/idea/{}/assignee",
-                quiet["id"].as_str().expect("id")
-            ),
-            &board,
-            &[],
-            Some(&json!({ "assignee": me["id"] })),
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
+    assign_idea_to_self(&app, &board, &quiet).await;
 
     let tally = schedule::tick(&app.state, due_now()).await.expect("tick");
     assert_eq!(tally.sent, 1);

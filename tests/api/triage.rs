@@ -6,7 +6,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, id_of, spawn_app};
 use crate::ideas::{create_idea, idea_body};
 
 fn this_month() -> String {
@@ -270,6 +270,37 @@ async fn every_change_to_an_item_is_on_its_timeline_for_the_board_and_downloads_
     app.stop().await;
 }
 
+/// The API path of an inbox item's assignee.
+pub(crate) fn assignee_path(kind: &str, item: &Value) -> String {
+    format!("/api/v1/inbox/{kind}/{}/assignee", id_of(item))
+}
+
+/// PUTs `body` (the assignee, and the version seen if any) to `path`.
+pub(crate) async fn put_assignee(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    body: &Value,
+) -> reqwest::Response {
+    app.api_send(reqwest::Method::PUT, path, token, &[], Some(body))
+        .await
+}
+
+/// Assigns `idea` to the board member whose token this is, and returns
+/// their account as the API shows it.
+pub(crate) async fn assign_idea_to_self(app: &TestApp, token: &str, idea: &Value) -> Value {
+    let me: Value = app.api_json("/api/v1/me", token).await;
+    let resp = put_assignee(
+        app,
+        token,
+        &assignee_path("idea", idea),
+        &json!({ "assignee": me["id"] }),
+    )
+    .await;
+    assert_eq!(resp.status(), 200, "assigned to themselves");
+    me
+}
+
 /// An idea, a critical report and a consultation response, one of each.
 async fn one_of_each(app: &TestApp, board: &str) -> (Value, Value, String) {
     let author = app
@@ -361,15 +392,12 @@ async fn two_board_members_assigning_at_once_never_overwrite_each_other() {
     let them: Value = app.api_json("/api/v1/me", &other).await;
     let listed: Value = app.api_json("/api/v1/inbox?kind=idea", &board).await;
     let version = listed["items"][0]["version"].as_i64().expect("version");
-    let path = format!(
-        "/api/v1/inbox/idea/{}/assignee",
-        idea["id"].as_str().expect("id")
-    );
+    let path = assignee_path("idea", &idea);
     let mine = json!({ "assignee": me["id"], "version": version });
     let theirs = json!({ "assignee": them["id"], "version": version });
     let (a, b) = tokio::join!(
-        app.api_send(reqwest::Method::PUT, &path, &board, &[], Some(&mine)),
-        app.api_send(reqwest::Method::PUT, &path, &other, &[], Some(&theirs)),
+        put_assignee(&app, &board, &path, &mine),
+        put_assignee(&app, &other, &path, &theirs),
     );
     let mut statuses = [a.status().as_u16(), b.status().as_u16()];
     statuses.sort();
@@ -392,15 +420,7 @@ async fn two_board_members_assigning_at_once_never_overwrite_each_other() {
                 .await,
         )
         .await;
-    let refused = app
-        .api_send(
-            reqwest::Method::PUT,
-            &path,
-            &board,
-            &[],
-            Some(&json!({ "assignee": author["id"] })),
-        )
-        .await;
+    let refused = put_assignee(&app, &board, &path, &json!({ "assignee": author["id"] })).await;
     assert_eq!(refused.status(), 422);
     let timeline = entity::audit_events::Entity::find()
         .filter(entity::audit_events::Column::Action.eq("triage.assigned"))
@@ -620,20 +640,7 @@ async fn the_dashboard_lists_what_is_assigned_to_the_board_member_looking() {
     app.sign_in_as("board@example.nhs.uk", Role::Board).await;
     let before = app.get_html("/board/dashboard").await;
     assert!(before.contains("Nothing is assigned to you"));
-    let me: Value = app.api_json("/api/v1/me", &board).await;
-    let resp = app
-        .api_send(
-            reqwest::Method::PUT,
-            &format!(
-                "/api/v1/inbox/idea/{}/assignee",
-                idea["id"].as_str().expect("id")
-            ),
-            &board,
-            &[],
-            Some(&json!({ "assignee": me["id"] })),
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
+    assign_idea_to_self(&app, &board, &idea).await;
     let after = app.get_html("/board/dashboard").await;
     assert!(after.contains("Inbox idea</a>"), "{after}");
     assert!(!after.contains("Nothing is assigned to you"));
@@ -822,18 +829,8 @@ async fn the_dashboard_the_report_and_an_item_s_timeline_are_in_the_api_for_the_
     let app = spawn_app().await;
     let board = app.api_token_for("board@example.nhs.uk", Role::Board).await;
     let (idea, report, _) = one_of_each(&app, &board).await;
-    let me: Value = app.api_json("/api/v1/me", &board).await;
+    let me = assign_idea_to_self(&app, &board, &idea).await;
     let idea_id = idea["id"].as_str().expect("id");
-    let resp = app
-        .api_send(
-            reqwest::Method::PUT,
-            &format!("/api/v1/inbox/idea/{idea_id}/assignee"),
-            &board,
-            &[],
-            Some(&json!({ "assignee": me["id"] })),
-        )
-        .await;
-    assert_eq!(resp.status(), 200);
 
     let dashboard: Value = app.api_json("/api/v1/dashboard", &board).await;
     assert_eq!(dashboard["awaiting_me_total"], 1);
