@@ -1263,9 +1263,23 @@ async fn check_world(ctx: Arc<Ctx>, w: World) -> Findings {
         &e(&["ct", "os", "sc", "ra", "dn"]),
     );
 
+    // Each thing's audit trail, shown to the board as a page and as CSV.
+    let audited: [(&str, &String, &[&str]); 6] = [
+        ("idea", &w.idea, &["it", "sn"]),
+        ("report", &w.report, &["rs", "rn"]),
+        ("comment", &w.hidden_comment, &["ce", "hr"]),
+        ("consultation", &w.consultation_id, &["ct"]),
+        ("consultation_response", &w.response, &["on", "rx"]),
+        ("section_comment", &w.section_comment, &["ra"]),
+    ];
+    let audits: Vec<(String, Vec<String>)> = audited
+        .into_iter()
+        .map(|(kind, id, codes)| (format!("/board/audit/{kind}/{id}"), e(codes)))
+        .collect();
+
     // The board's pages about this payload's things.
     let analysis = format!("{c}/analysis");
-    for (path, expected) in [
+    let mut pages = vec![
         (
             format!("/board/items/idea/{}", w.idea),
             e(&["it", "tg", "rs", "ct", "ch"]),
@@ -1278,27 +1292,9 @@ async fn check_world(ctx: Arc<Ctx>, w: World) -> Findings {
         (format!("/ideas/{}/status", w.idea), e(&["it"])),
         (format!("/reports/{}/status", w.report), e(&["rs"])),
         (format!("/comments/{}/hide", w.hidden_comment), e(&["ce"])),
-        (format!("/board/audit/idea/{}", w.idea), e(&["it", "sn"])),
-        (
-            format!("/board/audit/report/{}", w.report),
-            e(&["rs", "rn"]),
-        ),
-        (
-            format!("/board/audit/comment/{}", w.hidden_comment),
-            e(&["ce", "hr"]),
-        ),
-        (
-            format!("/board/audit/consultation/{}", w.consultation_id),
-            e(&["ct"]),
-        ),
-        (
-            format!("/board/audit/consultation_response/{}", w.response),
-            e(&["on", "rx"]),
-        ),
-        (
-            format!("/board/audit/section_comment/{}", w.section_comment),
-            e(&["ra"]),
-        ),
+    ];
+    pages.extend(audits.iter().cloned());
+    pages.extend([
         (format!("{c}/edit"), e(&["ct", "cs"])),
         (
             format!("{c}/questions/{}", w.free_question),
@@ -1317,40 +1313,19 @@ async fn check_world(ctx: Arc<Ctx>, w: World) -> Findings {
             format!("{analysis}/sections/1/scope"),
             e(&["ct", "sc", "ra", "dn"]),
         ),
-    ] {
+    ]);
+    for (path, expected) in pages {
         let answer = ctx.get(&path, board).await;
         f.page(&format!("{path} (board)"), &answer, &expected);
     }
-    for (path, expected) in [
-        (
-            format!("/board/audit/idea/{}/csv", w.idea),
-            e(&["it", "sn"]),
-        ),
-        (
-            format!("/board/audit/report/{}/csv", w.report),
-            e(&["rs", "rn"]),
-        ),
-        (
-            format!("/board/audit/comment/{}/csv", w.hidden_comment),
-            e(&["ce", "hr"]),
-        ),
-        (
-            format!("/board/audit/consultation/{}/csv", w.consultation_id),
-            e(&["ct"]),
-        ),
-        (
-            format!("/board/audit/consultation_response/{}/csv", w.response),
-            e(&["on", "rx"]),
-        ),
-        (
-            format!("/board/audit/section_comment/{}/csv", w.section_comment),
-            e(&["ra"]),
-        ),
-        (
+    let csvs = audits
+        .into_iter()
+        .map(|(path, expected)| (format!("{path}/csv"), expected))
+        .chain([(
             format!("{analysis}/responses.csv"),
             e(&["dn", "qp", "on", "pa", "ci", "an", "sc", "ra", "rx", "rd"]),
-        ),
-    ] {
+        )]);
+    for (path, expected) in csvs {
         let answer = ctx.get(&path, board).await;
         f.csv(&path, &answer.body, &expected);
     }
