@@ -6,14 +6,13 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
-use super::schedule::{self, Mode, Outcome};
+use super::schedule;
 use super::settings::{self, DigestSettings};
 use crate::api::ApiTags;
 use crate::api::problem::ApiError;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::policy::{self, Permission};
-use crate::error::AppError;
 
 pub struct DigestApi;
 
@@ -116,20 +115,14 @@ impl DigestApi {
         caller: Data<&Caller>,
     ) -> Result<Json<DigestPreviewOut>, ApiError> {
         let user = policy::require(&caller, Permission::Triage)?.clone();
-        match schedule::send_one(&state, &user, Utc::now(), Mode::DryRun).await? {
-            Outcome::Preview {
-                period,
-                digest,
-                rendered,
-            } => Ok(Json(DigestPreviewOut {
-                has_news: digest.has_news(),
-                period,
-                subject: rendered.subject,
-                markdown: rendered.markdown,
-                text: rendered.text,
-                html: rendered.html,
-            })),
-            _ => Err(AppError::internal(anyhow::anyhow!("a dry run sent a digest")).into()),
-        }
+        let (period, digest, rendered) = schedule::preview(&state, &user, Utc::now()).await?;
+        Ok(Json(DigestPreviewOut {
+            has_news: digest.has_news(),
+            period,
+            subject: rendered.subject,
+            markdown: rendered.markdown,
+            text: rendered.text,
+            html: rendered.html,
+        }))
     }
 }

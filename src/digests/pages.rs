@@ -10,7 +10,7 @@ use poem::{Response, handler};
 use sea_orm::EntityTrait;
 use uuid::Uuid;
 
-use super::schedule::{self, Mode, Outcome};
+use super::schedule;
 use super::settings::{self, DigestSettings, FIRST_HOUR, Frequency, LAST_HOUR, Section, WEEKDAYS};
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
@@ -145,14 +145,7 @@ struct PreviewPage {
 #[handler]
 pub async fn preview(state: Data<&AppState>, caller: Data<&Caller>) -> Result<Response, AppError> {
     let user = policy::require(&caller, Permission::Triage)?.clone();
-    let Outcome::Preview {
-        digest, rendered, ..
-    } = schedule::send_one(&state, &user, Utc::now(), Mode::DryRun).await?
-    else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "a dry run sent a digest"
-        )));
-    };
+    let (_, digest, rendered) = schedule::preview(&state, &user, Utc::now()).await?;
     render_with_status(
         &PreviewPage {
             page: PageContext::new(&caller, &state.key),

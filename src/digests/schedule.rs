@@ -159,6 +159,25 @@ pub async fn send_one(
     }
 }
 
+/// What `user`'s digest would say now, as (period, digest, rendered),
+/// sending nothing.
+pub async fn preview(
+    state: &AppState,
+    user: &users::Model,
+    now: DateTime<Utc>,
+) -> Result<(String, Digest, Rendered), AppError> {
+    match send_one(state, user, now, Mode::DryRun).await? {
+        Outcome::Preview {
+            period,
+            digest,
+            rendered,
+        } => Ok((period, digest, rendered)),
+        _ => Err(AppError::internal(anyhow::anyhow!(
+            "a dry run sent a digest"
+        ))),
+    }
+}
+
 /// What one pass of the scheduler did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Tally {
