@@ -18,6 +18,7 @@ use crate::helpers::{
     Options, TestApp, decode_quoted_printable, fresh_database_url, spawn_app_with, temp_dir,
 };
 use crate::ideas::{create_idea, idea_body};
+use crate::reports::report_body;
 use crate::smtp_sink::SmtpSink;
 use crate::triage::assign_idea_to_self;
 
@@ -52,22 +53,12 @@ async fn digest_rows(app: &TestApp) -> Vec<email_outbox::Model> {
 }
 
 async fn critical_report(app: &TestApp, token: &str, system: &str) -> Value {
-    app.api_post_json(
-        "/api/v1/reports",
-        token,
-        &json!({
-            "organisation": "RTH",
-            "system_name": system,
-            "supplier_name": "Example Systems Ltd",
-            "category": "outage",
-            "severity": "critical",
-            "patient_impact": "Clinics cancelled",
-            "staff_impact": "Paper lists",
-            "evidence": "Down since Monday",
-            "confidential": true
-        }),
-    )
-    .await
+    let mut body = report_body(system);
+    body["severity"] = json!("critical");
+    body["patient_impact"] = json!("Clinics cancelled");
+    body["staff_impact"] = json!("Paper lists");
+    body["evidence"] = json!("Down since Monday");
+    app.api_post_json("/api/v1/reports", token, &body).await
 }
 
 #[tokio::test]
