@@ -1,9 +1,10 @@
 //! What the benchmarks share: a fresh PostgreSQL database and data
-//! directory for one run, progress steps, and the process's peak memory.
+//! directory for one run, counts from the command line, percentiles,
+//! progress steps, and the process's peak memory.
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database};
 
@@ -24,6 +25,20 @@ pub fn peak_memory_mib_of(pid: &str) -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// A count given on the command line: `_` or `,` may group its digits.
+pub fn count(raw: &str) -> anyhow::Result<usize> {
+    Ok(raw.replace(['_', ','], "").parse()?)
+}
+
+/// The `p`th percentile of `sorted` by nearest rank (zero when empty).
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 pub fn step(message: &str) {

@@ -38,7 +38,7 @@ fn options() -> anyhow::Result<Options> {
             let raw = args
                 .next()
                 .ok_or_else(|| anyhow::anyhow!("{name} needs a number"))?;
-            Ok(raw.replace(['_', ','], "").parse()?)
+            shared::count(&raw)
         };
         match arg.as_str() {
             "--items" => options.items = number("--items")?,
@@ -50,14 +50,6 @@ fn options() -> anyhow::Result<Options> {
         }
     }
     Ok(options)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn ms(d: Duration) -> String {
@@ -247,20 +239,20 @@ async fn run(
     println!(
         "| baseline: without saved searches (dry run) | {:.1} s | {} | {} |",
         base_total.as_secs_f64(),
-        ms(percentile(&base_each, 50.0)),
-        ms(percentile(&base_each, 99.0))
+        ms(shared::percentile(&base_each, 50.0)),
+        ms(shared::percentile(&base_each, 99.0))
     );
     println!(
         "| all sections (dry run) | {:.1} s | {} | {} |",
         full_total.as_secs_f64(),
-        ms(percentile(&full_each, 50.0)),
-        ms(percentile(&full_each, 99.0))
+        ms(shared::percentile(&full_each, 50.0)),
+        ms(shared::percentile(&full_each, 99.0))
     );
     println!(
         "| all sections, enqueued | {:.1} s | {} | {} |",
         send_total.as_secs_f64(),
-        ms(percentile(&send_each, 50.0)),
-        ms(percentile(&send_each, 99.0))
+        ms(shared::percentile(&send_each, 50.0)),
+        ms(shared::percentile(&send_each, 99.0))
     );
     println!();
     println!(

@@ -68,13 +68,11 @@ fn options() -> anyhow::Result<Options> {
             args.next()
                 .ok_or_else(|| anyhow::anyhow!("{name} needs a value: {USAGE}"))
         };
-        let number =
-            |raw: String| -> anyhow::Result<usize> { Ok(raw.replace(['_', ','], "").parse()?) };
         match arg.as_str() {
-            "--seconds" => options.seconds = number(value(&arg)?)? as u64,
-            "--contributors" => options.contributors = number(value(&arg)?)?.max(1),
-            "--searchers" => options.searchers = number(value(&arg)?)?,
-            "--accounts" => options.accounts = number(value(&arg)?)?.max(1),
+            "--seconds" => options.seconds = shared::count(&value(&arg)?)? as u64,
+            "--contributors" => options.contributors = shared::count(&value(&arg)?)?.max(1),
+            "--searchers" => options.searchers = shared::count(&value(&arg)?)?,
+            "--accounts" => options.accounts = shared::count(&value(&arg)?)?.max(1),
             "--db" => {
                 options.backends = match value(&arg)?.as_str() {
                     "sqlite" => vec![Backend::Sqlite],

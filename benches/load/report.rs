@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::shared::percentile;
 use crate::traffic::{Op, Sample};
 
 pub struct Phase {
@@ -17,14 +18,6 @@ pub struct Figures {
     pub p50: Duration,
     pub p99: Duration,
     pub failed: usize,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 impl Phase {

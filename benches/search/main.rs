@@ -38,7 +38,7 @@ fn options() -> anyhow::Result<Options> {
             let raw = args
                 .next()
                 .ok_or_else(|| anyhow::anyhow!("{name} needs a number"))?;
-            Ok(raw.replace(['_', ','], "").parse()?)
+            shared::count(&raw)
         };
         match arg.as_str() {
             "--items" => options.items = number("--items")?,
@@ -65,11 +65,7 @@ impl Latencies {
     }
 
     fn at(&self, percentile: f64) -> Duration {
-        if self.0.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank = ((percentile / 100.0) * self.0.len() as f64).ceil() as usize;
-        self.0[rank.clamp(1, self.0.len()) - 1]
+        shared::percentile(&self.0, percentile)
     }
 
     fn p50(&self) -> Duration {
