@@ -7,7 +7,6 @@ use chrono::Utc;
 use poem::http::StatusCode;
 use poem::web::{Data, Query};
 use poem::{Response, handler};
-use sea_orm::EntityTrait;
 use uuid::Uuid;
 
 use super::schedule;
@@ -226,16 +225,7 @@ pub async fn unsubscribe(
         link.token.clone()
     };
     let id = signed_user(&state, &user, &token)?;
-    if entity::users::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .is_none()
-    {
-        return Err(AppError::NotFound);
-    }
-    let mut current = settings::load(&state.db, id).await?;
-    current.frequency = Frequency::Off;
-    settings::save(&state.db, id, &current, "digest.unsubscribed").await?;
+    settings::unsubscribe(&state.db, id).await?;
     render_with_status(
         &UnsubscribePage {
             page: PageContext::new(&caller, &state.key),

@@ -2,7 +2,7 @@
 //! day, off), from what hour (UK time), and which sections.
 
 use chrono::Utc;
-use entity::digest_subscriptions;
+use entity::{digest_subscriptions, users};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde_json::json;
@@ -266,6 +266,17 @@ pub async fn save(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// Turns the board member's digests off (the one-click unsubscribe),
+/// keeping their other choices; not found when the account has gone.
+pub async fn unsubscribe(db: &sea_orm::DatabaseConnection, user: Uuid) -> Result<(), AppError> {
+    if users::Entity::find_by_id(user).one(db).await?.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let mut current = load(db, user).await?;
+    current.frequency = Frequency::Off;
+    save(db, user, &current, "digest.unsubscribed").await
 }
 
 #[cfg(test)]
