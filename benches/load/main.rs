@@ -194,13 +194,8 @@ async fn run(
         "{} contributors submitting while {} board members search, {} s",
         options.contributors, options.searchers, options.seconds
     ));
-    let fault = match options.fault {
-        Fault::None => None,
-        Fault::Kill => Some(FaultPlan::Kill),
-        Fault::PostgresRestart => Some(FaultPlan::PostgresRestart),
-    };
     let (mixed, keys, fault_report) =
-        phase_with_fault(options, &mut server, &base, &people, fault).await?;
+        phase_with_fault(options, &mut server, &base, &people).await?;
     acknowledged.extend(keys);
     phases.push(("with board searching", mixed));
 
@@ -227,12 +222,6 @@ async fn run(
     );
     anyhow::ensure!(twice == 0, "{twice} emails were sent more than once");
     Ok(())
-}
-
-#[derive(Clone, Copy)]
-enum FaultPlan {
-    Kill,
-    PostgresRestart,
 }
 
 /// How many people for how long.
@@ -289,17 +278,16 @@ async fn phase_with_fault(
     server: &mut Server,
     base: &Arc<str>,
     people: &Arc<People>,
-    fault: Option<FaultPlan>,
 ) -> anyhow::Result<(Phase, Vec<String>, Option<String>)> {
     let crowd = Crowd {
         seconds: options.seconds,
         contributors: options.contributors,
         searchers: options.searchers,
     };
-    let Some(plan) = fault else {
+    if options.fault == Fault::None {
         let (phase, keys) = phase(crowd, base.clone(), people.clone()).await;
         return Ok((phase, keys, None));
-    };
+    }
     let half = Duration::from_secs(options.seconds / 2);
     let watch = tokio::spawn(verify::watch_readiness(
         base.to_string(),
@@ -307,8 +295,9 @@ async fn phase_with_fault(
     ));
     let load = tokio::spawn(phase(crowd, base.clone(), people.clone()));
     tokio::time::sleep(half).await;
-    let text = match plan {
-        FaultPlan::Kill => {
+    let text = match options.fault {
+        Fault::None => String::new(),
+        Fault::Kill => {
             let at = Instant::now();
             server.kill_hard()?;
             let ready_in = server.start().await?;
@@ -319,7 +308,7 @@ async fn phase_with_fault(
                 ready_in.as_secs_f64()
             )
         }
-        FaultPlan::PostgresRestart => {
+        Fault::PostgresRestart => {
             let at = Instant::now();
             verify::restart_postgres()?;
             format!(
