@@ -74,30 +74,22 @@ impl Part {
     pub fn summary(&self) -> String {
         let n = self.total;
         match self.section {
-            Section::Assigned => {
-                format!(
-                    "{} {}",
-                    plural(n, "item", "items"),
-                    if n == 1 { "needs you" } else { "need you" }
-                )
+            Section::Assigned => plural(n, "item needs you", "items need you"),
+            Section::Reports => plural(
+                n,
+                "new critical or high report",
+                "new critical or high reports",
+            ),
+            Section::Ideas => plural(n, "new idea", "new ideas"),
+            Section::Responses => {
+                plural(n, "new consultation response", "new consultation responses")
             }
-            Section::Reports => format!(
-                "{n} new critical or high {}",
-                if n == 1 { "report" } else { "reports" }
-            ),
-            Section::Ideas => format!("{n} new {}", if n == 1 { "idea" } else { "ideas" }),
-            Section::Responses => format!(
-                "{n} new consultation {}",
-                if n == 1 { "response" } else { "responses" }
-            ),
-            Section::Closing => format!(
-                "{} closing soon",
-                plural(n, "consultation", "consultations")
-            ),
-            Section::SavedSearches => format!(
-                "{n} new saved-search {}",
-                if n == 1 { "match" } else { "matches" }
-            ),
+            Section::Closing => {
+                plural(n, "consultation closing soon", "consultations closing soon")
+            }
+            Section::SavedSearches => {
+                plural(n, "new saved-search match", "new saved-search matches")
+            }
         }
     }
 }
