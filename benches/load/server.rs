@@ -37,7 +37,11 @@ impl Server {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.bin);
-        cmd.env("HUB_DATA_DIR", &self.data_dir)
+        // The run's own options are not the service's settings, and `hub`
+        // refuses HUB_ variables it does not know.
+        cmd.env_remove("HUB_BIN")
+            .env_remove("HUB_BENCH_PG_URL")
+            .env("HUB_DATA_DIR", &self.data_dir)
             .env("HUB_DATABASE_URL", &self.database_url)
             .env("HUB_LISTEN", &self.address)
             .env("HUB_DIGESTS", "off")
