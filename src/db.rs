@@ -1,12 +1,17 @@
 //! Database connection: SQLite (embedded default) or PostgreSQL from one code base.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, Statement, TransactionTrait,
+    DatabaseTransaction, DbErr, ExecResult, QueryResult, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
 };
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::settings::Settings;
 
@@ -39,18 +44,107 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
-/// Begins a transaction that will write. On SQLite a plain `BEGIN` reads
-/// first and fails with "database is locked" when it later needs to write
-/// after another connection has written; taking the write lock up front
-/// makes it wait for its turn (the busy timeout) instead.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let txn = db.begin().await?;
-    if db.get_database_backend() == DatabaseBackend::Sqlite {
-        // An UPDATE takes the write lock when it starts, even if it matches nothing.
-        txn.execute_unprepared("UPDATE server_keys SET name = name WHERE 1 = 0")
-            .await?;
+/// A transaction that will write. On SQLite it also holds the file's turn
+/// to write (see [`begin_write`]), given up when it commits, rolls back or
+/// is dropped. It reads and writes like the transaction it wraps.
+pub struct WriteTransaction {
+    txn: DatabaseTransaction,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl WriteTransaction {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
     }
-    Ok(txn)
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTransaction {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+}
+
+/// Begins a transaction that will write.
+///
+/// SQLite lets one connection write at a time. A writer that finds the
+/// lock taken waits in SQLite's busy handler, which polls with sleeps of up
+/// to 100 ms: under load that is a long tail, and the order is luck. So
+/// writers to a SQLite file first queue here for its turn, in arrival order
+/// (a fair semaphore), and only then begin; a plain `BEGIN` would also read
+/// first and fail with "database is locked" on its first write, so the
+/// transaction takes the write lock up front (`BEGIN IMMEDIATE`).
+/// PostgreSQL locks rows and needs no queue.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
+    let turn = match write_queue(db) {
+        Some(queue) => Some(
+            queue
+                .acquire_owned()
+                .await
+                .map_err(|_| DbErr::Custom("the SQLite write queue is closed".to_owned()))?,
+        ),
+        None => None,
+    };
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    Ok(WriteTransaction { txn, _turn: turn })
+}
+
+/// The queue of writers to one SQLite file, shared by every pool the
+/// process opened on it (the server, the workers, a command-line tool).
+fn write_queue(db: &DatabaseConnection) -> Option<Arc<Semaphore>> {
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return None;
+    }
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_path_buf();
+    static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> =
+        LazyLock::new(Default::default);
+    // A poisoned map still holds valid queues: nothing panics while holding it.
+    let mut queues = QUEUES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Some(
+        queues
+            .entry(file)
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .clone(),
+    )
 }
 
 /// Row locks where the database has them (SQLite serialises writers anyway).

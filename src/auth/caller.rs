@@ -122,7 +122,9 @@ async fn from_session(state: &AppState, token: &str) -> Result<Option<Caller>, A
         active.last_seen_at = Set(now);
         active.expires_at = Set(now + SESSION_IDLE);
         active.updated_at = Set(now);
-        active.update(&state.db).await?;
+        let txn = crate::db::begin_write(&state.db).await?;
+        active.update(&txn).await?;
+        txn.commit().await?;
     }
     Ok(Some(Caller {
         user: Some(user),
@@ -151,7 +153,9 @@ async fn from_api_token(state: &AppState, token: &str) -> Result<Caller, AppErro
         let mut active: api_tokens::ActiveModel = found.clone().into();
         active.last_used_at = Set(Some(now));
         active.updated_at = Set(now);
-        active.update(&state.db).await?;
+        let txn = crate::db::begin_write(&state.db).await?;
+        active.update(&txn).await?;
+        txn.commit().await?;
     }
     Ok(Caller {
         user: Some(user),

@@ -80,11 +80,12 @@ pub async fn hit(
 /// Forgets windows that ended more than a day ago.
 pub async fn prune(db: &DatabaseConnection) -> Result<(), DbErr> {
     let cutoff = Utc::now().timestamp() - 86_400;
-    db.execute_raw(statement(
+    let txn = crate::db::begin_write(db).await?;
+    txn.execute_raw(statement(
         db.get_database_backend(),
         "DELETE FROM rate_limits WHERE window_start < $1",
         vec![cutoff.into()],
     ))
     .await?;
-    Ok(())
+    txn.commit().await
 }

@@ -84,10 +84,13 @@ async fn claim(db: &DatabaseConnection) -> Result<Vec<email_outbox::Model>, DbEr
         &sql,
         vec![(now + CLAIM_FOR).into(), now.into(), BATCH.into()],
     );
-    email_outbox::Entity::find()
+    let txn = crate::db::begin_write(db).await?;
+    let claimed = email_outbox::Entity::find()
         .from_raw_sql(stmt)
-        .all(db)
-        .await
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(claimed)
 }
 
 async fn record(
@@ -120,7 +123,9 @@ async fn record(
             active.last_error = Set(Some(error));
         }
     }
-    active.update(&state.db).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    active.update(&txn).await?;
+    txn.commit().await?;
     Ok(())
 }
 
