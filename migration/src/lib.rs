@@ -10,6 +10,7 @@ mod m20261121_000005_assignment;
 mod m20261121_000006_merged_supports;
 mod m20261121_000007_tags_links;
 mod m20261121_000008_digests;
+mod m20261121_000009_change_log_recent;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000006_merged_supports::Migration),
             Box::new(m20261121_000007_tags_links::Migration),
             Box::new(m20261121_000008_digests::Migration),
+            Box::new(m20261121_000009_change_log_recent::Migration),
         ]
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use chrono::Utc;
 use entity::change_log;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use tantivy::Term;
 use tokio::sync::watch;
@@ -38,25 +39,17 @@ pub async fn apply_batch(
 ) -> Result<usize, AppError> {
     let from = index.applied();
     let recent = Utc::now() - chrono::Duration::seconds(LOOKBACK_SECONDS);
-    let rows = change_log::Entity::find()
-        .filter(
-            Condition::any()
-                .add(change_log::Column::Seq.gt(from))
-                .add(change_log::Column::CreatedAt.gt(recent)),
-        )
+    let mut pending = change_log::Entity::find()
+        .filter(change_log::Column::Seq.gt(from))
         .order_by_asc(change_log::Column::Seq)
         .limit(BATCH)
         .all(db)
         .await?;
-    let pending: Vec<&change_log::Model> = {
-        let recent_rows = index
-            .recent
-            .lock()
-            .map_err(|_| AppError::internal(anyhow::anyhow!("search bookkeeping lock poisoned")))?;
-        rows.iter()
-            .filter(|r| r.seq > from || !recent_rows.contains_key(&r.seq))
-            .collect()
-    };
+    // SQLite numbers rows under its single write lock, so they become
+    // visible in order and nothing can appear behind `from`.
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        pending.extend(committed_late(db, index, from, recent).await?);
+    }
     if pending.is_empty() {
         return Ok(0);
     }
@@ -91,6 +84,41 @@ pub async fn apply_batch(
         recent_rows.retain(|_, at| *at > recent);
     }
     Ok(pending.len())
+}
+
+/// Rows numbered at or below `from` that committed after it was applied
+/// (PostgreSQL): only their numbers are read for the look-back window, and
+/// only the rows not yet applied are fetched.
+async fn committed_late(
+    db: &impl ConnectionTrait,
+    index: &SearchIndex,
+    from: i64,
+    recent: chrono::DateTime<Utc>,
+) -> Result<Vec<change_log::Model>, AppError> {
+    let seen: Vec<i64> = change_log::Entity::find()
+        .select_only()
+        .column(change_log::Column::Seq)
+        .filter(change_log::Column::Seq.lte(from))
+        .filter(change_log::Column::CreatedAt.gt(recent))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let late: Vec<i64> = {
+        let applied = index
+            .recent
+            .lock()
+            .map_err(|_| AppError::internal(anyhow::anyhow!("search bookkeeping lock poisoned")))?;
+        seen.into_iter()
+            .filter(|seq| !applied.contains_key(seq))
+            .collect()
+    };
+    if late.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(change_log::Entity::find()
+        .filter(change_log::Column::Seq.is_in(late))
+        .all(db)
+        .await?)
 }
 
 /// Replaces the documents and commits with `last` as the payload.

@@ -626,3 +626,57 @@ async fn later_pages_are_not_shifted_by_items_that_arrive_meanwhile() {
     assert_eq!(bad.status(), 422);
     app.stop().await;
 }
+
+/// On PostgreSQL a change's sequence number is taken when it is written and
+/// becomes visible when it commits, so a change can appear behind one the
+/// index already holds. (SQLite numbers changes under its one write lock,
+/// so this cannot happen there; the run on SQLite stops early.)
+#[tokio::test]
+async fn a_change_that_commits_after_a_later_one_was_indexed_is_still_indexed() {
+    use sea_orm::{ConnectionTrait, DatabaseBackend};
+    let app = spawn_app().await;
+    if app.db.get_database_backend() != DatabaseBackend::Postgres {
+        println!("NOTICE: late commits only happen on PostgreSQL; nothing to check on SQLite");
+        app.stop().await;
+        return;
+    }
+    let token = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    let slow = create_idea(&app, &token, &plain_idea("Overtaken idea")).await;
+    let slow_id: uuid::Uuid = slow["id"].as_str().expect("id").parse().expect("uuid");
+    indexed(&app).await;
+
+    // A change written (and numbered) first but committed last.
+    let txn = hub::db::begin_write(&app.db).await.expect("begin");
+    txn.execute_raw(hub::db::statement(
+        DatabaseBackend::Postgres,
+        "UPDATE ideas SET title = $1 WHERE id = $2",
+        vec!["Quetzalcoatl retitled".into(), slow_id.into()],
+    ))
+    .await
+    .expect("retitle");
+    hub::audit::changed(&txn, "idea", slow_id)
+        .await
+        .expect("change");
+    create_idea(&app, &token, &plain_idea("Overtaking idea")).await;
+    indexed(&app).await;
+    let overtaken_seq = app.state.search.applied();
+    txn.commit().await.expect("commit");
+
+    let mut found = Value::Null;
+    for _ in 0..100 {
+        found = search(&app, None, "q=quetzalcoatl").await;
+        if found["total"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        ids(&found),
+        vec![slow_id.to_string()],
+        "the late change is searchable"
+    );
+    assert!(app.state.search.applied() >= overtaken_seq);
+    app.stop().await;
+}
