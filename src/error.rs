@@ -34,6 +34,9 @@ pub enum AppError {
     CsrfRejected,
     #[error("Page not found")]
     NotFound,
+    /// The path exists but does not take this method.
+    #[error("That method is not allowed here")]
+    MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
     /// Too late (or too early): the consultation is not taking responses.
@@ -57,6 +60,7 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) | AppError::Closed(_) => StatusCode::CONFLICT,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -74,6 +78,7 @@ impl AppError {
             AppError::Forbidden => "forbidden",
             AppError::CsrfRejected => "csrf",
             AppError::NotFound => "not-found",
+            AppError::MethodNotAllowed => "method-not-allowed",
             AppError::Conflict(_) => "conflict",
             AppError::Closed(_) => "consultation-closed",
             AppError::TooManyRequests { .. } => "rate-limited",
@@ -106,9 +111,7 @@ impl AppError {
             Ok(app) => app,
             Err(err) => match status {
                 StatusCode::NOT_FOUND => AppError::NotFound,
-                StatusCode::METHOD_NOT_ALLOWED => {
-                    AppError::BadRequest("That method is not allowed here".into())
-                }
+                StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed,
                 StatusCode::UNAUTHORIZED => AppError::Unauthorized,
                 StatusCode::FORBIDDEN => AppError::Forbidden,
                 StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge {
@@ -152,6 +155,11 @@ pub const PROBLEM_TYPES: &[(&str, &str, &str)] = &[
         "not-found",
         "Not found",
         "Nothing exists at this address, or you may not see it.",
+    ),
+    (
+        "method-not-allowed",
+        "Method not allowed",
+        "The address exists but does not take this HTTP method. The `Allow` header lists the methods it takes.",
     ),
     (
         "conflict",

@@ -14,6 +14,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{DatabaseConnection, EntityTrait, Set};
 use tokio::sync::watch;
 
+use crate::api::allow::AllowedMethods;
 use crate::app_state::AppState;
 use crate::auth::crypto::ServerKey;
 use crate::auth::pages as auth_pages;
@@ -188,6 +189,9 @@ async fn server_key(db: &DatabaseConnection) -> anyhow::Result<ServerKey> {
 pub fn routes(state: AppState) -> impl Endpoint {
     let api = api::service();
     let docs_csp = docs_csp(&api.swagger_ui_html());
+    let api_methods = serde_json::from_str(&api.spec())
+        .map(|spec| AllowedMethods::from_spec(&spec, "/api"))
+        .unwrap_or_default();
     crate::consultations::pages::routes(Route::new())
         .at("/", get(pages::home))
         .at("/ideas", get(idea_pages::list))
@@ -378,6 +382,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
             state: state.clone(),
             page_csp: headers::page_csp(),
             docs_csp,
+            api_methods,
         })
         .data(state)
 }

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: the second face of the same services, with
 //! the same rules as the pages.
 
+pub mod allow;
 pub mod problem;
 
 use poem_openapi::{OpenApiService, Tags};

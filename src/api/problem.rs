@@ -120,7 +120,9 @@ impl From<AppError> for ApiError {
             .unwrap_or_default();
         let problem = Json(Problem::from_error(&err, &instance));
         match err {
-            AppError::BadRequest(_) => ApiError::BadRequest(problem),
+            // The router answers a wrong method before any operation runs
+            // (see `web::pipeline`); an operation never raises it.
+            AppError::BadRequest(_) | AppError::MethodNotAllowed => ApiError::BadRequest(problem),
             AppError::Unauthorized => ApiError::Unauthorized(problem),
             AppError::Forbidden | AppError::CsrfRejected => ApiError::Forbidden(problem),
             AppError::NotFound => ApiError::NotFound(problem),

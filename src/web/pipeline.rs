@@ -8,6 +8,7 @@ use poem::http::{HeaderValue, Method, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use uuid::Uuid;
 
+use crate::api::allow::AllowedMethods;
 use crate::api::problem;
 use crate::app_state::AppState;
 use crate::auth::caller::{self, Caller};
@@ -19,6 +20,8 @@ pub struct Pipeline {
     pub state: AppState,
     pub page_csp: String,
     pub docs_csp: String,
+    /// The API's methods per path, for the `Allow` header of a 405.
+    pub api_methods: AllowedMethods,
 }
 
 impl<E: Endpoint + 'static> Middleware<E> for Pipeline {
@@ -30,6 +33,7 @@ impl<E: Endpoint + 'static> Middleware<E> for Pipeline {
             state: self.state.clone(),
             page_csp: self.page_csp.clone(),
             docs_csp: self.docs_csp.clone(),
+            api_methods: self.api_methods.clone(),
         }
     }
 }
@@ -39,6 +43,7 @@ pub struct PipelineEndpoint<E> {
     state: AppState,
     page_csp: String,
     docs_csp: String,
+    api_methods: AllowedMethods,
 }
 
 fn request_id(req: &Request) -> String {
@@ -113,6 +118,14 @@ impl<E: Endpoint> Endpoint for PipelineEndpoint<E> {
                     && let Ok(v) = HeaderValue::from_str(&secs.to_string())
                 {
                     resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                // Pages are only ever asked with GET and POST by browsers;
+                // the API's methods are known from its document.
+                if matches!(err, AppError::MethodNotAllowed)
+                    && let Some(allow) = self.api_methods.for_path(&path)
+                    && let Ok(v) = HeaderValue::from_str(allow)
+                {
+                    resp.headers_mut().insert(header::ALLOW, v);
                 }
                 resp
             }

@@ -25,6 +25,53 @@ async fn unknown_api_paths_and_bad_tokens_get_problem_json() {
 }
 
 #[tokio::test]
+async fn a_method_a_path_does_not_take_gets_405_with_the_methods_it_does() {
+    let app = spawn_app().await;
+    let token = app
+        .api_token_for("methods@example.com", Role::Contributor)
+        .await;
+    let ask = |method: &str, path: &str| {
+        app.client
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).expect("a method"),
+                app.url(path),
+            )
+            .bearer_auth(&token)
+            .header("x-csrf-token", "not needed with a token")
+            .send()
+    };
+    for (method, path, allow) in [
+        ("PATCH", "/api/v1/ideas", "GET, HEAD, POST"),
+        ("TRACE", "/api/v1/me", "GET, HEAD, DELETE"),
+        ("DELETE", "/api/v1/ideas/similar", "GET, HEAD"),
+    ] {
+        let resp = ask(method, path).await.expect("a response");
+        assert_eq!(
+            resp.headers().get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+        problem(resp, 405, "method-not-allowed").await;
+    }
+    // The header lists only methods that are answered.
+    let head = ask("HEAD", "/api/v1/ideas").await.expect("HEAD");
+    assert_eq!(head.status(), 200);
+    // A signed-in form posted to a page that takes none: the NHS error
+    // page, 405 (signed out, the missing form token is refused first).
+    app.sign_in_as("methods-page@example.com", Role::Contributor)
+        .await;
+    let page = app.post_form("/ideas", "/ideas/new", &[]).await;
+    assert_eq!(page.status(), 405);
+    assert!(
+        page.text()
+            .await
+            .expect("a page")
+            .contains("That method is not allowed here")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn malformed_json_and_missing_fields_get_a_400_problem() {
     let app = spawn_app().await;
     let token = app
