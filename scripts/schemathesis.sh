@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes the JSON API against its own OpenAPI document with schemathesis:
 # starts `hub serve --demo` on a free port in a temporary data directory,
-# makes an API token for each role, runs schemathesis once per role, stops
-# the server and prints one summary line per role.
+# makes an API token for each role, runs schemathesis once per role, then
+# once more for the token operations and once for deleting an account, each
+# as a contributor of its own; stops the server and prints one summary line
+# per run.
 #
 # Every response must match /api/v1/openapi.json: no 5xx, documented status
 # codes, content types, headers and body schemas; requests without the token
@@ -17,6 +19,9 @@
 #                    testing repeat until it is spent (default: unset)
 #   ST_PHASES        examples,coverage,fuzzing,stateful (default: all four)
 #   ST_ROLES         roles to run as, in order (default "admin contributor")
+#   ST_ENDING        on (default) or off: after the roles, fuzz the operations
+#                    that end a caller (revoking tokens, deleting the account)
+#                    as contributors of their own
 #   ST_SEED          seed, to repeat a run exactly (default: random, printed)
 #   ST_WORKERS       concurrent workers (default 1: with more, Hypothesis can
 #                    trip over a CPython 3.11 race in the ast module)
@@ -136,10 +141,13 @@ with open(out, "w") as f:
 PY
 
 status=0
-for role in $roles; do
-  token="$(token_for "$role")"
-  echo "==> schemathesis as $role"
-  args=(
+# One schemathesis run as the holder of a token. $1 names the run in its
+# reports and summary line; the rest goes to `schemathesis run`.
+fuzz() {
+  local label="$1" token="$2"
+  shift 2
+  echo "==> schemathesis as $label"
+  local args=(
     --config-file "$work/schemathesis.toml"
     run "$base/api/v1/openapi.json"
     --header "Authorization: Bearer $token"
@@ -153,19 +161,14 @@ for role in $roles; do
     #   string field as its text, and null for an optional field as absent.
     --checks all
     --exclude-checks positive_data_acceptance,negative_data_rejection
-    # Operations that would end the run: deleting the caller's account, and
-    # revoking a token (the stateful phase links listTokens to revokeToken,
-    # so it can revoke the very token it runs with).
-    --exclude-operation-id deleteMyAccount
-    --exclude-operation-id revokeToken
     --max-examples "$max_examples"
     --workers "$workers"
     --request-timeout 30
     --no-color
     --report junit,ndjson
     --report-dir "$work/reports"
-    --report-junit-path "$work/reports/junit-$role.xml"
-    --report-ndjson-path "$work/reports/events-$role.ndjson"
+    --report-junit-path "$work/reports/junit-$label.xml"
+    --report-ndjson-path "$work/reports/events-$label.ndjson"
   )
   if [ -n "${ST_MAX_TIME:-}" ]; then args+=(--max-time "$ST_MAX_TIME"); fi
   if [ -n "${ST_PHASES:-}" ]; then args+=(--phases "$ST_PHASES"); fi
@@ -173,9 +176,9 @@ for role in $roles; do
   # Run in the temporary directory: schemathesis keeps a cache in the
   # working directory, which would outlive the server it describes.
   if ! (cd "$work" && schemathesis "${args[@]}" "$@"); then status=1; fi
-  # One line per role (scripts/test adds them up): the operations, and the
+  # One line per run (scripts/test adds them up): the operations, and the
   # stateful scenarios as one more, that passed and that failed.
-  python3 - "$work/reports/junit-$role.xml" "$role" <<'PY'
+  python3 - "$work/reports/junit-$label.xml" "$label" <<'PY'
 import sys
 import xml.etree.ElementTree as ET
 try:
@@ -186,7 +189,43 @@ except (OSError, ET.ParseError):
     tests, failed = 1, 1
 print(f"schemathesis: {tests - failed} passed, {failed} failed (as {sys.argv[2]})")
 PY
+}
+
+for role in $roles; do
+  # Operations that would end the run are left to the runs below: deleting
+  # the caller's account, and revoking a token (the stateful phase links
+  # listTokens to revokeToken, so it can revoke the very token it runs with).
+  fuzz "$role" "$(token_for "$role")" \
+    --exclude-operation-id deleteMyAccount --exclude-operation-id revokeToken \
+    "$@"
 done
+
+# The operations that end a caller, each as a contributor of its own who
+# has submitted an idea, so that deleting the account has something to
+# anonymise. Tokens first: creating, listing and revoking them, which may
+# revoke the token the run holds (every answer after that must be the
+# documented 401).
+ending_contributor() {
+  local email="schemathesis-$1@example.nhs.uk" token
+  "$hub_bin" users add --email "$email" --role contributor --name "Schemathesis $1" >/dev/null
+  token="$("$hub_bin" tokens create --email "$email" --name schemathesis 2>/dev/null)"
+  curl -fsS -o /dev/null -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d '{"title":"Shared rota view","description":"One rota that every ward can read.","expected_impact":"Fewer missed shifts.","beneficiaries":["staff"],"themes":["interoperability"]}' \
+    "$base/api/v1/ideas" || { echo "could not submit an idea as $1" >&2; status=1; }
+  echo "$token"
+}
+if [ "${ST_ENDING:-on}" = on ]; then
+  fuzz tokens "$(ending_contributor tokens)" \
+    --include-operation-id createToken --include-operation-id listTokens \
+    --include-operation-id revokeToken "$@"
+  deleting="$(ending_contributor deletion)"
+  fuzz deletion "$deleting" --include-operation-id deleteMyAccount "$@"
+  # The run must really have deleted the account: its token now gets 401.
+  after="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $deleting" "$base/api/v1/me")"
+  if [ "$after" != 401 ]; then
+    echo "deleteMyAccount was fuzzed but the account still answers $after"; status=1
+  fi
+fi
 
 if [ "$status" -ne 0 ]; then
   echo "--- server log (last 50 lines) ---"
