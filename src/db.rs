@@ -7,13 +7,17 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    ConnAcquireErr, ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
     DatabaseTransaction, DbErr, ExecResult, QueryResult, SqliteTransactionMode, Statement,
     TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::settings::Settings;
+
+/// How long a SQLite writer waits for its turn, in the process's queue and
+/// then in SQLite's busy handler.
+const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     if settings.is_sqlite() {
@@ -39,7 +43,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
                 // FULL: an acknowledged write survives power loss, not just a crash.
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(WRITE_TURN_TIMEOUT)
         });
     Database::connect(options).await
 }
@@ -104,13 +108,24 @@ impl ConnectionTrait for WriteTransaction {
 /// transaction takes the write lock up front (`BEGIN IMMEDIATE`).
 /// PostgreSQL locks rows and needs no queue.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
+    begin_write_within(db, WRITE_TURN_TIMEOUT).await
+}
+
+async fn begin_write_within(
+    db: &DatabaseConnection,
+    wait: Duration,
+) -> Result<WriteTransaction, DbErr> {
     let turn = match write_queue(db) {
-        Some(queue) => Some(
-            queue
-                .acquire_owned()
-                .await
-                .map_err(|_| DbErr::Custom("the SQLite write queue is closed".to_owned()))?,
-        ),
+        // As long as SQLite's own busy timeout: a writer that waits longer
+        // (the queue stuck behind a transaction that never ends) fails as
+        // "unavailable" instead of hanging its request.
+        Some(queue) => match tokio::time::timeout(wait, queue.acquire_owned()).await {
+            Ok(Ok(turn)) => Some(turn),
+            Ok(Err(_)) => {
+                return Err(DbErr::Custom("the SQLite write queue is closed".to_owned()));
+            }
+            Err(_) => return Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
+        },
         None => None,
     };
     let txn = db
@@ -207,6 +222,34 @@ pub async fn ping(db: &DatabaseConnection) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_writer_that_waits_too_long_for_its_turn_fails_as_unavailable() {
+        let dir = std::env::temp_dir().join(format!("hub-queue-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.join("queue.db").display());
+        let db = Database::connect(url.as_str()).await.expect("SQLite");
+        let held = begin_write(&db).await.expect("the first writer's turn");
+        let waited = begin_write_within(&db, Duration::from_millis(50)).await;
+        let err = waited.err().expect("the second writer gives up");
+        assert!(
+            matches!(err, DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
+            "{err:?}"
+        );
+        assert!(matches!(
+            crate::error::AppError::from(err),
+            crate::error::AppError::Unavailable
+        ));
+        // Once the turn is given back, the next writer gets it.
+        held.commit().await.expect("commit");
+        begin_write_within(&db, Duration::from_millis(50))
+            .await
+            .expect("the turn after a commit");
+        db.close().await.expect("close");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn postgres_placeholders_become_numbered_sqlite_ones() {
         assert_eq!(
