@@ -108,8 +108,12 @@ async fn committed_late(
             .recent
             .lock()
             .map_err(|_| AppError::internal(anyhow::anyhow!("search bookkeeping lock poisoned")))?;
+        // After a restart nothing recent is known to be applied, so every
+        // recent row counts as late: a batch at a time keeps the query's
+        // parameters within bounds, and the rest follow in the next rounds.
         seen.into_iter()
             .filter(|seq| !applied.contains_key(seq))
+            .take(BATCH as usize)
             .collect()
     };
     if late.is_empty() {
