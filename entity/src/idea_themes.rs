@@ -10,6 +10,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::themes::Entity",
+        from = "Column::ThemeId",
+        to = "super::themes::Column::Id"
+    )]
+    Theme,
+}
+
+impl Related<super::themes::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Theme.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -103,15 +103,11 @@ fn anonymous(req: &Request) -> Caller {
 async fn from_session(state: &AppState, token: &str) -> Result<Option<Caller>, AppError> {
     let hash = hash_token(token);
     let now = Utc::now();
-    let Some(session) = sessions::Entity::find()
+    // One query for the session and its person: this runs on every request.
+    let Some((session, Some(user))) = sessions::Entity::find()
+        .find_also_related(users::Entity)
         .filter(sessions::Column::TokenHash.eq(&hash))
         .filter(sessions::Column::ExpiresAt.gt(now))
-        .one(&state.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let Some(user) = users::Entity::find_by_id(session.user_id)
         .one(&state.db)
         .await?
     else {
@@ -139,16 +135,16 @@ async fn from_session(state: &AppState, token: &str) -> Result<Option<Caller>, A
 
 async fn from_api_token(state: &AppState, token: &str) -> Result<Caller, AppError> {
     let now = Utc::now();
-    let found = api_tokens::Entity::find()
+    // One query for the token and its holder: this runs on every request.
+    let Some((found, Some(user))) = api_tokens::Entity::find()
+        .find_also_related(users::Entity)
         .filter(api_tokens::Column::TokenHash.eq(hash_token(token)))
         .filter(api_tokens::Column::RevokedAt.is_null())
         .one(&state.db)
         .await?
-        .ok_or(AppError::Unauthorized)?;
-    let user = users::Entity::find_by_id(found.user_id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::Unauthorized)?;
+    else {
+        return Err(AppError::Unauthorized);
+    };
     if found.last_used_at.is_none_or(|t| now - t > TOUCH_EVERY) {
         let mut active: api_tokens::ActiveModel = found.clone().into();
         active.last_used_at = Set(Some(now));

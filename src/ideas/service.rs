@@ -67,28 +67,24 @@ async fn cards(
     list: Vec<ideas::Model>,
 ) -> Result<Vec<IdeaCard>, AppError> {
     let ids: Vec<Uuid> = list.iter().map(|i| i.id).collect();
-    let links = if ids.is_empty() {
+    // Each idea's themes, joined in the one query.
+    let links: Vec<(idea_themes::Model, Option<themes::Model>)> = if ids.is_empty() {
         Vec::new()
     } else {
         idea_themes::Entity::find()
-            .filter(idea_themes::Column::IdeaId.is_in(ids.clone()))
+            .find_also_related(themes::Entity)
+            .filter(idea_themes::Column::IdeaId.is_in(ids))
             .all(conn)
             .await?
     };
-    let all_themes: HashMap<Uuid, themes::Model> = themes::Entity::find()
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
     let authors = people::load(conn, list.iter().filter_map(|i| i.author_id)).await?;
     Ok(list
         .into_iter()
         .map(|idea| {
             let mut themes: Vec<themes::Model> = links
                 .iter()
-                .filter(|l| l.idea_id == idea.id)
-                .filter_map(|l| all_themes.get(&l.theme_id).cloned())
+                .filter(|(link, _)| link.idea_id == idea.id)
+                .filter_map(|(_, theme)| theme.clone())
                 .collect();
             themes.sort_by_key(|t| t.position);
             IdeaCard {
