@@ -159,7 +159,7 @@ async fn content(state: &AppState) -> anyhow::Result<()> {
         ..ReportInput::default()
     };
     let (checked, org) = reports::check(&state.db, &report)
-        .await
+        .await?
         .map_err(|(e, _)| anyhow::anyhow!("demo report invalid: {e:?}"))?;
     reports::create(&state.db, &nurse, checked, &org, None, DEMO_HAS_NO_LIMIT)
         .await

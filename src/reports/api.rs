@@ -243,7 +243,7 @@ impl ReportsApi {
         };
         let (checked, org) =
             service::check(&state.db, &input)
-                .await
+                .await?
                 .map_err(|(mut errors, matches)| {
                     if !matches.is_empty()
                         && let Some(e) = errors.iter_mut().find(|e| e.field == "organisation")

@@ -106,8 +106,25 @@ pub async fn new_submit(
         _ => Uuid::now_v7().to_string(),
     };
     let (checked, org) = match service::check(&state.db, &form).await {
-        Ok(ok) => ok,
-        Err((errors, matches)) => {
+        Ok(Ok(ok)) => ok,
+        // The register could not be searched (the database out of reach or
+        // failing): not the reporter's mistake, but the form comes back
+        // with every word kept rather than an error page.
+        Err(err) => {
+            if let AppError::Internal(cause) = &err {
+                tracing::error!(error = ?cause, "the organisation register could not be searched");
+            }
+            let mut errors = Errors::default();
+            errors.add(
+                "organisation",
+                "The organisation register could not be searched just now. Try again in a few minutes. What you wrote is kept below",
+            );
+            return render_with_status(
+                &new_report_page(&caller, &state, form, Vec::new(), errors, submission_key),
+                err.status(),
+            );
+        }
+        Ok(Err((errors, matches))) => {
             return render_with_status(
                 &new_report_page(
                     &caller,

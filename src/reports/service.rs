@@ -44,11 +44,17 @@ pub enum OrganisationChoice {
     Choose(Vec<organisations::Model>),
 }
 
-/// Validates a report, resolving its organisation in the register.
+/// What was wrong with a report: a message per field, and the register's
+/// organisations when several matched what was typed.
+pub type Refusal = (Vec<FieldError>, Vec<organisations::Model>);
+
+/// Validates a report, resolving its organisation in the register. The
+/// outer error is the register being out of reach (503), not the report's
+/// fault; the inner one is what the reporter should change.
 pub async fn check(
     conn: &impl ConnectionTrait,
     input: &ReportInput,
-) -> Result<(CheckedReport, organisations::Model), (Vec<FieldError>, Vec<organisations::Model>)> {
+) -> Result<Result<(CheckedReport, organisations::Model), Refusal>, AppError> {
     let mut errors = Vec::new();
     let checked = input.validate(&mut errors);
     let mut matches = Vec::new();
@@ -63,7 +69,7 @@ pub async fn check(
                 ));
                 None
             }
-            Err(_) => None,
+            Err(err) => return Err(err.into()),
         },
         None if input.organisation.trim().is_empty() => {
             errors.push(FieldError::new(
@@ -96,21 +102,13 @@ pub async fn check(
                 ));
                 None
             }
-            Err(_) => None,
+            Err(err) => return Err(err.into()),
         },
     };
-    match (checked, organisation) {
+    Ok(match (checked, organisation) {
         (Some(checked), Some(org)) if errors.is_empty() => Ok((checked, org)),
-        _ => {
-            if errors.is_empty() {
-                errors.push(FieldError::new(
-                    "organisation",
-                    "The organisation register could not be searched. Try again",
-                ));
-            }
-            Err((errors, matches))
-        }
-    }
+        _ => Err((errors, matches)),
+    })
 }
 
 /// Files a report. With a key, a retry (even a concurrent one) returns the

@@ -4,7 +4,7 @@
 use entity::reports;
 use hub::auth::domain::Role;
 use reqwest::Method;
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
@@ -437,4 +437,62 @@ async fn a_report_update_reaches_the_reporter_over_real_smtp_with_a_sanitized_no
     );
     app.stop().await;
     sink.stop();
+}
+
+#[tokio::test]
+async fn a_register_that_cannot_be_searched_is_not_the_reporters_mistake() {
+    let app = spawn_app().await;
+    let token = app
+        .api_token_for("register@example.nhs.uk", Role::Contributor)
+        .await;
+    app.sign_in_as("register-page@example.nhs.uk", Role::Contributor)
+        .await;
+    let form_page = app.get_html("/reports/new").await;
+    // The register's table gone from under the service: every search of it
+    // fails, as it would with the database failing mid-request.
+    app.db
+        .execute_unprepared("ALTER TABLE organisations RENAME TO organisations_away")
+        .await
+        .expect("rename");
+
+    let api = app
+        .api_post(
+            "/api/v1/reports",
+            &token,
+            &report_body("Lab results viewer"),
+        )
+        .await;
+    assert_eq!(api.status(), 500, "a failure on our side, not a 422");
+    let problem: Value = api.json().await.expect("json");
+    assert_eq!(problem["type"], "/problems/internal");
+
+    let page = app
+        .client
+        .post(app.url("/reports/new"))
+        .form(&[
+            ("organisation", "Oxford"),
+            ("system_name", "Kept system name"),
+            ("category", "usability"),
+            ("severity", "medium"),
+            ("evidence", "Kept evidence"),
+            (
+                "csrf_token",
+                &crate::helpers::csrf_token(&form_page).expect("a form token"),
+            ),
+        ])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(page.status(), 500);
+    let html = page.text().await.expect("body");
+    assert!(html.contains("The organisation register could not be searched just now"));
+    assert!(html.contains("Kept system name") && html.contains("Kept evidence"));
+
+    app.db
+        .execute_unprepared("ALTER TABLE organisations_away RENAME TO organisations")
+        .await
+        .expect("rename back");
+    let nothing: u64 = reports::Entity::find().count(&app.db).await.expect("count");
+    assert_eq!(nothing, 0, "no report was made");
+    app.stop().await;
 }
