@@ -217,12 +217,48 @@ pub fn contains_ignoring_case(
 
 /// True when the database answers: used by the readiness probe.
 pub async fn ping(db: &DatabaseConnection) -> bool {
-    db.execute_unprepared("SELECT 1").await.is_ok()
+    ping_within(db, PING_TIMEOUT).await
+}
+
+/// How long readiness waits for the database. The pool itself keeps trying
+/// to connect for up to its acquire timeout (5 s), which would hide a
+/// restart of a few seconds from a load balancer polling readiness.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+async fn ping_within(db: &DatabaseConnection, wait: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(wait, db.execute_unprepared("SELECT 1")).await,
+        Ok(Ok(_))
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_database_that_does_not_answer_in_time_is_not_ready() {
+        // A server that takes connections and never answers, as one caught
+        // mid-restart does.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let port = listener.local_addr().expect("an address").port();
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let mut options = ConnectOptions::new(format!("postgres://hub@127.0.0.1:{port}/hub"));
+        options.connect_lazy(true);
+        let db = Database::connect(options).await.expect("a lazy pool");
+        let asked = std::time::Instant::now();
+        assert!(!ping_within(&db, Duration::from_millis(200)).await);
+        // Not the pool's own 30 s of waiting for a connection.
+        assert!(asked.elapsed() < Duration::from_secs(5));
+        silent.abort();
+    }
 
     #[tokio::test]
     async fn a_writer_that_waits_too_long_for_its_turn_fails_as_unavailable() {
