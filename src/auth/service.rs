@@ -224,7 +224,11 @@ async fn new_user(
 }
 
 pub async fn sign_out(db: &DatabaseConnection, session_id: Uuid) -> Result<(), AppError> {
-    sessions::Entity::delete_by_id(session_id).exec(db).await?;
+    let txn = crate::db::begin_write(db).await?;
+    sessions::Entity::delete_by_id(session_id)
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
     Ok(())
 }
 

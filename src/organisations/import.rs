@@ -597,6 +597,7 @@ async fn claim(
     id: Uuid,
 ) -> Result<Option<organisation_imports::Model>, DbErr> {
     let stamp = now();
+    let txn = crate::db::begin_write(db).await?;
     let claimed = organisation_imports::Entity::update_many()
         .col_expr(
             organisation_imports::Column::Status,
@@ -605,8 +606,9 @@ async fn claim(
         .col_expr(organisation_imports::Column::UpdatedAt, Expr::value(stamp))
         .filter(organisation_imports::Column::Id.eq(id))
         .filter(claimable(stamp))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     if claimed.rows_affected != 1 {
         return Ok(None);
     }

@@ -409,7 +409,7 @@ pub async fn delete(db: &DatabaseConnection, owner: Uuid, id: Uuid) -> Result<()
 /// Records that the owner has seen the matches up to `at` (never moving
 /// back, which would make seen matches new again).
 pub async fn mark_seen(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     saved: &saved_searches::Model,
     at: chrono::DateTime<Utc>,
 ) -> Result<(), AppError> {
@@ -418,7 +418,9 @@ pub async fn mark_seen(
     }
     let mut active: saved_searches::ActiveModel = saved.clone().into();
     active.seen_at = Set(at);
-    active.update(db).await?;
+    let txn = crate::db::begin_write(db).await?;
+    active.update(&txn).await?;
+    txn.commit().await?;
     Ok(())
 }
 
