@@ -87,9 +87,11 @@ curl -fs "$base/health/ready" >/dev/null || {
 }
 
 # An account of its own per role, so the demo accounts stay as they are.
+# token_for NAME [ROLE]: an account schemathesis-NAME with ROLE (default
+# NAME itself), and a new API token for it.
 token_for() {
   local email="schemathesis-$1@example.nhs.uk"
-  "$hub_bin" users add --email "$email" --role "$1" --name "Schemathesis $1" >/dev/null
+  "$hub_bin" users add --email "$email" --role "${2:-$1}" --name "Schemathesis $1" >/dev/null
   "$hub_bin" tokens create --email "$email" --name schemathesis 2>/dev/null
 }
 
@@ -212,9 +214,8 @@ done
 # that check to the role runs above. Extra arguments go to these runs too:
 # an --include-* widens them, so set ST_ENDING=off with those.
 ending_contributor() {
-  local email="schemathesis-$1@example.nhs.uk" token
-  "$hub_bin" users add --email "$email" --role contributor --name "Schemathesis $1" >/dev/null
-  token="$("$hub_bin" tokens create --email "$email" --name schemathesis 2>/dev/null)"
+  local token
+  token="$(token_for "$1" contributor)"
   curl -fsS -o /dev/null -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
     -d '{"title":"Shared rota view","description":"One rota that every ward can read.","expected_impact":"Fewer missed shifts.","beneficiaries":["staff"],"themes":["interoperability"]}' \
     "$base/api/v1/ideas" || { echo "could not submit an idea as $1" >&2; return 1; }
