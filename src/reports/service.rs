@@ -49,8 +49,9 @@ pub enum OrganisationChoice {
 pub type Refusal = (Vec<FieldError>, Vec<organisations::Model>);
 
 /// Validates a report, resolving its organisation in the register. The
-/// outer error is the register being out of reach (503), not the report's
-/// fault; the inner one is what the reporter should change.
+/// outer error is the register failing to answer (503 when the database is
+/// out of reach, 500 otherwise), not the report's fault; the inner one is
+/// what the reporter should change.
 pub async fn check(
     conn: &impl ConnectionTrait,
     input: &ReportInput,
