@@ -3,8 +3,10 @@
 
 use chrono::Utc;
 use entity::{audit_events, change_log};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, Set};
+use sea_orm::{DbErr, Set};
 use uuid::Uuid;
+
+use crate::db::WriteTransaction;
 
 pub struct AuditEvent<'a> {
     pub actor: Option<Uuid>,
@@ -15,9 +17,11 @@ pub struct AuditEvent<'a> {
     pub after: Option<serde_json::Value>,
 }
 
-pub async fn record(conn: &impl ConnectionTrait, event: AuditEvent<'_>) -> Result<(), DbErr> {
+/// Records an event with the transaction's next round trip (it is read
+/// only after commit).
+pub async fn record(txn: &WriteTransaction, event: AuditEvent<'_>) -> Result<(), DbErr> {
     let now = Utc::now();
-    audit_events::ActiveModel {
+    txn.insert_later(audit_events::ActiveModel {
         id: Set(Uuid::now_v7()),
         actor_user_id: Set(event.actor),
         action: Set(event.action.to_owned()),
@@ -28,28 +32,24 @@ pub async fn record(conn: &impl ConnectionTrait, event: AuditEvent<'_>) -> Resul
         request_id: Set(crate::telemetry::current_request_id()),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
+    })
+    .await
 }
 
 /// Marks an item as changed so that the search index picks it up.
 pub async fn changed(
-    conn: &impl ConnectionTrait,
+    txn: &WriteTransaction,
     entity_type: &str,
     entity_id: Uuid,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
-    change_log::ActiveModel {
+    txn.insert_later(change_log::ActiveModel {
         entity_type: Set(entity_type.to_owned()),
         entity_id: Set(entity_id),
         op: Set("upsert".to_owned()),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
+    })
+    .await
 }

@@ -4,10 +4,11 @@
 
 use chrono::Utc;
 use entity::idempotency_keys;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::db::WriteTransaction;
 use crate::error::{AppError, FieldError};
 
 pub const HEADER: &str = "Idempotency-Key";
@@ -76,13 +77,13 @@ pub async fn replay(
 
 /// Remembers that the request with `key` created `created`.
 pub async fn remember(
-    conn: &impl ConnectionTrait,
+    txn: &WriteTransaction,
     user_id: Uuid,
     key: &IdempotencyKey,
     created: Uuid,
 ) -> Result<(), sea_orm::DbErr> {
     let now = Utc::now();
-    idempotency_keys::ActiveModel {
+    txn.insert_later(idempotency_keys::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user_id),
         key: Set(key.key.clone()),
@@ -91,10 +92,8 @@ pub async fn remember(
         response_body: Set(created.to_string()),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
+    })
+    .await
 }
 
 /// When a create with a key failed because a concurrent request with the

@@ -4,12 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use entity::status_changes;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    Set,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
+use crate::db::WriteTransaction;
 use crate::error::{AppError, FieldError};
 
 /// One entry of an item's public status history.
@@ -58,9 +56,9 @@ pub struct Change<'a> {
 }
 
 /// Records a change. Returns the entry's id, which keys the emails it causes.
-pub async fn record(conn: &impl ConnectionTrait, change: Change<'_>) -> Result<Uuid, DbErr> {
+pub async fn record(txn: &WriteTransaction, change: Change<'_>) -> Result<Uuid, DbErr> {
     let id = Uuid::now_v7();
-    status_changes::ActiveModel {
+    txn.insert_later(status_changes::ActiveModel {
         id: Set(id),
         subject_type: Set(change.subject_type.to_owned()),
         subject_id: Set(change.subject_id),
@@ -70,8 +68,7 @@ pub async fn record(conn: &impl ConnectionTrait, change: Change<'_>) -> Result<U
         actor_id: Set(Some(change.actor)),
         created_at: Set(change.at),
         updated_at: Set(change.at),
-    }
-    .insert(conn)
+    })
     .await?;
     Ok(id)
 }

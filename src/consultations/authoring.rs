@@ -5,8 +5,8 @@ use chrono::Utc;
 use entity::{consultation_questions, consultation_versions, consultations, users};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -18,6 +18,7 @@ use super::domain::{
 use crate::audit::{self, AuditEvent};
 use crate::auth::caller::Caller;
 use crate::auth::policy;
+use crate::db::WriteTransaction;
 use crate::error::{AppError, FieldError};
 use crate::markdown::{self, Section};
 use crate::status_history;
@@ -268,7 +269,7 @@ pub async fn create(
 /// caller did not say) and bumps its version, so that of two concurrent
 /// changes exactly one wins.
 async fn claim(
-    txn: &DatabaseTransaction,
+    txn: &WriteTransaction,
     id: Uuid,
     expected: Option<i32>,
 ) -> Result<consultations::Model, AppError> {
@@ -562,7 +563,7 @@ pub async fn edit_question(
     Ok(())
 }
 
-async fn renumber(txn: &DatabaseTransaction, list: &[Question]) -> Result<(), AppError> {
+async fn renumber(txn: &WriteTransaction, list: &[Question]) -> Result<(), AppError> {
     for (i, question) in list.iter().enumerate() {
         let position = i as i32 + 1;
         if question.model.position != position {

@@ -8,7 +8,7 @@ pub mod worker;
 use chrono::Utc;
 use entity::email_outbox;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryTrait, Set};
 use uuid::Uuid;
 
 /// An email ready to be enqueued.
@@ -57,13 +57,15 @@ pub async fn enqueue(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    let inserted = email_outbox::Entity::insert(row)
+    let mut insert = email_outbox::Entity::insert(row)
         .on_conflict(
             OnConflict::column(email_outbox::Column::IdempotencyKey)
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(conn)
-        .await?;
-    Ok(inserted == 1)
+        .into_query();
+    // A row comes back only when it was inserted. Asked as a query, it can
+    // also carry a write transaction's held-back inserts in one round trip.
+    insert.returning_col(email_outbox::Column::Id);
+    Ok(conn.query_one(&insert).await?.is_some())
 }

@@ -5,15 +5,13 @@
 
 use entity::{idea_supports, ideas};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use uuid::Uuid;
 
+use crate::db::WriteTransaction;
 use crate::error::AppError;
 
-async fn recount(txn: &DatabaseTransaction, idea_id: Uuid) -> Result<(), AppError> {
+async fn recount(txn: &WriteTransaction, idea_id: Uuid) -> Result<(), AppError> {
     let count = idea_supports::Entity::find()
         .filter(idea_supports::Column::IdeaId.eq(idea_id))
         .count(txn)
@@ -31,7 +29,7 @@ async fn recount(txn: &DatabaseTransaction, idea_id: Uuid) -> Result<(), AppErro
 /// Copies the duplicate's supporters onto the original (not its author, not
 /// those who already support it).
 pub async fn combine(
-    txn: &DatabaseTransaction,
+    txn: &WriteTransaction,
     duplicate: Uuid,
     target: &ideas::Model,
 ) -> Result<(), AppError> {
@@ -67,7 +65,7 @@ pub async fn combine(
 
 /// Removes the supports a merge copied from the duplicate onto the original.
 pub async fn separate(
-    txn: &DatabaseTransaction,
+    txn: &WriteTransaction,
     duplicate: Uuid,
     original: Uuid,
 ) -> Result<(), AppError> {

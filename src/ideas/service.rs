@@ -235,16 +235,24 @@ async fn insert(
     {
         return Ok(Created::Replayed(id));
     }
-    crate::auth::rate_limit::count_submission(&txn, author.id, hourly_limit).await?;
     let now = Utc::now();
-    let idea = ideas::ActiveModel {
-        id: Set(Uuid::now_v7()),
+    let id = Uuid::now_v7();
+    let status = IdeaStatus::Submitted.as_str();
+    let beneficiaries = beneficiaries_to_column(&new.beneficiaries);
+    let after = json!({
+        "title": new.title,
+        "themes": new.theme_ids,
+        "beneficiaries": beneficiaries,
+        "status": status,
+    });
+    txn.insert_later(ideas::ActiveModel {
+        id: Set(id),
         author_id: Set(Some(author.id)),
         title: Set(new.title),
         description: Set(new.description),
-        beneficiaries: Set(beneficiaries_to_column(&new.beneficiaries)),
+        beneficiaries: Set(beneficiaries),
         expected_impact: Set(new.expected_impact),
-        status: Set(IdeaStatus::Submitted.as_str().to_owned()),
+        status: Set(status.to_owned()),
         duplicate_of: Set(None),
         support_count: Set(0),
         comment_count: Set(0),
@@ -252,26 +260,24 @@ async fn insert(
         assignee_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(&txn)
+    })
     .await?;
-    if !new.theme_ids.is_empty() {
-        idea_themes::Entity::insert_many(new.theme_ids.iter().map(|theme_id| {
-            idea_themes::ActiveModel {
-                idea_id: Set(idea.id),
+    txn.insert_many_later(
+        new.theme_ids
+            .iter()
+            .map(|theme_id| idea_themes::ActiveModel {
+                idea_id: Set(id),
                 theme_id: Set(*theme_id),
-            }
-        }))
-        .exec_without_returning(&txn)
-        .await?;
-    }
+            }),
+    )
+    .await?;
     status_history::record(
         &txn,
         status_history::Change {
             subject_type: SUBJECT,
-            subject_id: idea.id,
+            subject_id: id,
             from: None,
-            to: &idea.status,
+            to: status,
             note: "",
             actor: author.id,
             at: now,
@@ -284,23 +290,21 @@ async fn insert(
             actor: Some(author.id),
             action: "idea.submitted",
             subject_type: SUBJECT,
-            subject_id: Some(idea.id),
+            subject_id: Some(id),
             before: None,
-            after: Some(json!({
-                "title": idea.title,
-                "themes": new.theme_ids,
-                "beneficiaries": idea.beneficiaries,
-                "status": idea.status,
-            })),
+            after: Some(after),
         },
     )
     .await?;
-    audit::changed(&txn, SUBJECT, idea.id).await?;
+    audit::changed(&txn, SUBJECT, id).await?;
     if let Some(key) = key {
-        idempotency::remember(&txn, author.id, key, idea.id).await?;
+        idempotency::remember(&txn, author.id, key, id).await?;
     }
+    // Counted last: its answer carries the inserts above to the database in
+    // the same round trip, and a refusal rolls them all back.
+    crate::auth::rate_limit::count_submission(&txn, author.id, hourly_limit).await?;
     txn.commit().await?;
-    Ok(Created::New(idea.id))
+    Ok(Created::New(id))
 }
 
 /// Ideas like a draft, most alike first (1.0 for the closest, the rest

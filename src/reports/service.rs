@@ -5,8 +5,8 @@ use chrono::Utc;
 use entity::{organisations, reports, users};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -141,10 +141,18 @@ async fn insert(
     {
         return Ok(Created::Replayed(id));
     }
-    crate::auth::rate_limit::count_submission(&txn, reporter.id, hourly_limit).await?;
     let now = Utc::now();
-    let row = reports::ActiveModel {
-        id: Set(Uuid::now_v7()),
+    let id = Uuid::now_v7();
+    let status = ReportStatus::New.as_str();
+    let after = json!({
+        "organisation_id": organisation.id,
+        "system_name": report.system_name,
+        "category": report.category.as_str(),
+        "severity": report.severity.as_str(),
+        "confidential": report.confidential,
+    });
+    txn.insert_later(reports::ActiveModel {
+        id: Set(id),
         reporter_id: Set(Some(reporter.id)),
         organisation_id: Set(organisation.id),
         system_name: Set(report.system_name),
@@ -156,21 +164,20 @@ async fn insert(
         staff_impact: Set(report.staff_impact),
         evidence: Set(report.evidence),
         confidential: Set(report.confidential),
-        status: Set(ReportStatus::New.as_str().to_owned()),
+        status: Set(status.to_owned()),
         version: Set(1),
         assignee_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(&txn)
+    })
     .await?;
     status_history::record(
         &txn,
         status_history::Change {
             subject_type: SUBJECT,
-            subject_id: row.id,
+            subject_id: id,
             from: None,
-            to: &row.status,
+            to: status,
             note: "",
             actor: reporter.id,
             at: now,
@@ -183,24 +190,21 @@ async fn insert(
             actor: Some(reporter.id),
             action: "report.submitted",
             subject_type: SUBJECT,
-            subject_id: Some(row.id),
+            subject_id: Some(id),
             before: None,
-            after: Some(json!({
-                "organisation_id": row.organisation_id,
-                "system_name": row.system_name,
-                "category": row.category,
-                "severity": row.severity,
-                "confidential": row.confidential,
-            })),
+            after: Some(after),
         },
     )
     .await?;
-    audit::changed(&txn, SUBJECT, row.id).await?;
+    audit::changed(&txn, SUBJECT, id).await?;
     if let Some(key) = key {
-        idempotency::remember(&txn, reporter.id, key, row.id).await?;
+        idempotency::remember(&txn, reporter.id, key, id).await?;
     }
+    // Counted last: its answer carries the inserts above to the database in
+    // the same round trip, and a refusal rolls them all back.
+    crate::auth::rate_limit::count_submission(&txn, reporter.id, hourly_limit).await?;
     txn.commit().await?;
-    Ok(Created::New(row.id))
+    Ok(Created::New(id))
 }
 
 async fn views(

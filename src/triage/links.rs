@@ -344,7 +344,7 @@ pub async fn add(
 /// Audits a link change on the item and, when the target is an item too,
 /// on the target: each timeline shows it.
 async fn record_both(
-    conn: &impl ConnectionTrait,
+    conn: &crate::db::WriteTransaction,
     actor: &users::Model,
     action: &str,
     from: (&str, Uuid),

@@ -136,19 +136,19 @@ pub async fn detail(
 /// Marks every response to a consultation changed, for the search index
 /// (their visibility follows the consultation's outcome).
 pub async fn reindex_all(
-    conn: &impl ConnectionTrait,
+    txn: &crate::db::WriteTransaction,
     consultation: &consultations::Model,
 ) -> Result<(), AppError> {
     let ids: Vec<Uuid> = consultation_responses::Entity::find()
         .filter(consultation_responses::Column::ConsultationId.eq(consultation.id))
         .filter(consultation_responses::Column::Status.eq("submitted"))
-        .all(conn)
+        .all(txn)
         .await?
         .into_iter()
         .map(|r| r.id)
         .collect();
     for id in ids {
-        audit::changed(conn, SUBJECT, id).await?;
+        audit::changed(txn, SUBJECT, id).await?;
     }
     Ok(())
 }

@@ -11,9 +11,7 @@ use entity::{
     consultation_answers, consultation_responses, consultations, section_comments, users,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Select, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Select, Set};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -23,6 +21,7 @@ use crate::app_state::AppState;
 use crate::audit::{self, AuditEvent};
 use crate::consultations::authoring::ConsultationView;
 use crate::consultations::domain::{Audience, Phase, SECTION_COMMENT};
+use crate::db::WriteTransaction;
 use crate::email;
 use crate::error::{AppError, FieldError};
 use crate::idempotency::{self, IdempotencyKey};
@@ -64,7 +63,7 @@ fn may_respond(
 }
 
 /// The consultation as stored now, inside the transaction.
-async fn fresh(txn: &DatabaseTransaction, id: Uuid) -> Result<consultations::Model, AppError> {
+async fn fresh(txn: &WriteTransaction, id: Uuid) -> Result<consultations::Model, AppError> {
     consultations::Entity::find_by_id(id)
         .one(txn)
         .await?
@@ -83,7 +82,7 @@ fn response_of(
 /// The respondent's response row, locked, created as a draft when they have
 /// none (two first saves at once make one draft).
 async fn draft_of(
-    txn: &DatabaseTransaction,
+    txn: &WriteTransaction,
     view: &ConsultationView,
     user: &users::Model,
 ) -> Result<consultation_responses::Model, AppError> {
@@ -134,7 +133,7 @@ async fn draft_of(
 /// Writes answers: new ones added, changed ones replaced, emptied ones
 /// removed. Returns whether anything changed.
 pub(in crate::consultations) async fn store_answers(
-    txn: &DatabaseTransaction,
+    txn: &WriteTransaction,
     response_id: Uuid,
     answers: &HashMap<Uuid, String>,
 ) -> Result<bool, AppError> {
@@ -165,7 +164,7 @@ pub(in crate::consultations) async fn store_answers(
             Some(_) => {}
             None if value.is_empty() => {}
             None => {
-                consultation_answers::ActiveModel {
+                txn.insert_later(consultation_answers::ActiveModel {
                     id: Set(Uuid::now_v7()),
                     response_id: Set(response_id),
                     question_id: Set(*question_id),
@@ -173,8 +172,7 @@ pub(in crate::consultations) async fn store_answers(
                     redacted_value: Set(None),
                     created_at: Set(now),
                     updated_at: Set(now),
-                }
-                .insert(txn)
+                })
                 .await?;
                 changed = true;
             }
@@ -187,7 +185,7 @@ pub(in crate::consultations) async fn store_answers(
 /// comment loses its disposition: the board decided on other words.
 /// Returns whether anything changed.
 pub(in crate::consultations) async fn store_comment(
-    txn: &DatabaseTransaction,
+    txn: &WriteTransaction,
     response: &consultation_responses::Model,
     version: i32,
     anchor: &str,
@@ -222,7 +220,7 @@ pub(in crate::consultations) async fn store_comment(
         Some(_) => Ok(false),
         None if body.is_empty() => Ok(false),
         None => {
-            section_comments::ActiveModel {
+            txn.insert_later(section_comments::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 response_id: Set(response.id),
                 consultation_id: Set(response.consultation_id),
@@ -237,8 +235,7 @@ pub(in crate::consultations) async fn store_comment(
                 decided_at: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
-            }
-            .insert(txn)
+            })
             .await?;
             Ok(true)
         }
@@ -247,7 +244,7 @@ pub(in crate::consultations) async fn store_comment(
 
 /// A respondent changed their words: a redaction made of the old words no
 /// longer applies, and the board is to redact again if needed.
-async fn clear_redaction(txn: &DatabaseTransaction, response_id: Uuid) -> Result<(), AppError> {
+async fn clear_redaction(txn: &WriteTransaction, response_id: Uuid) -> Result<(), AppError> {
     consultation_answers::Entity::update_many()
         .col_expr(
             consultation_answers::Column::RedactedValue,
@@ -499,7 +496,7 @@ fn summary(r: &consultation_responses::Model) -> serde_json::Value {
 /// The audit event, the search index entry and the emailed receipt (a copy
 /// of the response as it now stands) for a submission or a change to one.
 async fn after_submission(
-    txn: &DatabaseTransaction,
+    txn: &WriteTransaction,
     state: &AppState,
     user: &users::Model,
     view: &ConsultationView,

@@ -271,7 +271,7 @@ fn described(saved: &saved_searches::Model) -> serde_json::Value {
 }
 
 async fn record(
-    conn: &impl ConnectionTrait,
+    conn: &crate::db::WriteTransaction,
     owner: Uuid,
     action: &str,
     id: Uuid,
