@@ -28,7 +28,8 @@ pub(super) fn join(statements: impl IntoIterator<Item = Statement>) -> Statement
         for number in unnumber_into(&mut sql, &statement.sql) {
             // A parameter without a value is NULL to SQLite, as it would
             // have been in the statement on its own.
-            values.push(own.get(number - 1).cloned().unwrap_or(Value::Int(None)));
+            let value = number.checked_sub(1).and_then(|index| own.get(index));
+            values.push(value.cloned().unwrap_or(Value::Int(None)));
         }
     }
     Statement::from_sql_and_values(DatabaseBackend::Sqlite, sql, values)

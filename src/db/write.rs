@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -28,6 +29,10 @@ pub(super) const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct WriteTransaction {
     txn: DatabaseTransaction,
     held_back: Mutex<Vec<Statement>>,
+    /// Sendings of held-back inserts begun and not known to have worked. A
+    /// sending that failed or was abandoned stays counted: its inserts are
+    /// no longer held, so the transaction must not commit without them.
+    unconfirmed: AtomicUsize,
     _turn: Option<OwnedSemaphorePermit>,
 }
 
@@ -62,6 +67,12 @@ impl WriteTransaction {
 
     pub async fn commit(self) -> Result<(), DbErr> {
         self.send_held_back().await?;
+        if self.unconfirmed.load(Ordering::Acquire) > 0 {
+            // Rolled back when dropped.
+            return Err(DbErr::Custom(
+                "inserts held back for this transaction were not written".to_owned(),
+            ));
+        }
         self.txn.commit().await
     }
 
@@ -85,28 +96,44 @@ impl WriteTransaction {
     async fn send_held_back(&self) -> Result<(), DbErr> {
         let held = std::mem::take(&mut *self.held());
         if !held.is_empty() {
+            self.unconfirmed.fetch_add(1, Ordering::AcqRel);
             self.txn.execute_raw(batch::join(held)).await?;
+            self.unconfirmed.fetch_sub(1, Ordering::AcqRel);
         }
         Ok(())
     }
 
     /// `statement`, preceded by what was held back when it fits in one
     /// batch; otherwise what was held back is sent first on its own.
-    async fn with_held_back(&self, statement: Statement) -> Result<Statement, DbErr> {
+    /// `statement`, preceded by what was held back when it fits in one
+    /// batch (then `true`: the caller is sending held-back inserts);
+    /// otherwise what was held back is sent first on its own.
+    async fn with_held_back(&self, statement: Statement) -> Result<(Statement, bool), DbErr> {
         {
             let mut held = self.held();
             if held.is_empty() {
-                return Ok(statement);
+                return Ok((statement, false));
             }
             let values: usize = held.iter().map(batch::value_count).sum();
             if values + batch::value_count(&statement) <= batch::MAX_VALUES {
                 let mut all = std::mem::take(&mut *held);
                 all.push(statement);
-                return Ok(batch::join(all));
+                self.unconfirmed.fetch_add(1, Ordering::AcqRel);
+                return Ok((batch::join(all), true));
             }
         }
         self.send_held_back().await?;
-        Ok(statement)
+        Ok((statement, false))
+    }
+
+    /// Confirms held-back inserts once the statement carrying them
+    /// succeeded. When it failed, which of its parts failed is unknown, so
+    /// the sending stays unconfirmed and the transaction cannot commit.
+    fn sent<T>(&self, result: Result<T, DbErr>, carried: bool) -> Result<T, DbErr> {
+        if carried && result.is_ok() {
+            self.unconfirmed.fetch_sub(1, Ordering::AcqRel);
+        }
+        result
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, Vec<Statement>> {
@@ -138,13 +165,15 @@ impl ConnectionTrait for WriteTransaction {
 
     /// Held-back inserts return no rows, so the rows are the statement's own.
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        let stmt = self.with_held_back(stmt).await?;
-        self.txn.query_one_raw(stmt).await
+        let (stmt, carried) = self.with_held_back(stmt).await?;
+        let result = self.txn.query_one_raw(stmt).await;
+        self.sent(result, carried)
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let stmt = self.with_held_back(stmt).await?;
-        self.txn.query_all_raw(stmt).await
+        let (stmt, carried) = self.with_held_back(stmt).await?;
+        let result = self.txn.query_all_raw(stmt).await;
+        self.sent(result, carried)
     }
 
     fn support_returning(&self) -> bool {
@@ -192,6 +221,7 @@ pub(super) async fn begin_write_within(
     Ok(WriteTransaction {
         txn,
         held_back: Mutex::new(Vec::new()),
+        unconfirmed: AtomicUsize::new(0),
         _turn: turn,
     })
 }
@@ -264,13 +294,16 @@ mod tests {
         }
     }
 
-    async fn count(conn: &impl ConnectionTrait, entity_type: &str) -> u64 {
+    async fn count_result(conn: &impl ConnectionTrait, entity_type: &str) -> Result<u64, DbErr> {
         use sea_orm::{ColumnTrait, QueryFilter};
         change_log::Entity::find()
             .filter(change_log::Column::EntityType.eq(entity_type))
             .count(conn)
             .await
-            .expect("a count")
+    }
+
+    async fn count(conn: &impl ConnectionTrait, entity_type: &str) -> u64 {
+        count_result(conn, entity_type).await.expect("a count")
     }
 
     #[tokio::test]
@@ -373,5 +406,24 @@ mod tests {
         txn.insert_later(taken).await.expect("held back");
         assert!(txn.commit().await.is_err(), "two rows with one key");
         assert_eq!(count(&scratch.db, "taken").await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_whose_held_back_inserts_failed_cannot_commit_without_them() {
+        let scratch = scratch(true).await;
+        let txn = begin_write(&scratch.db).await.expect("a write");
+        txn.insert_later(change("lost")).await.expect("held back");
+        let mut taken = change("taken");
+        taken.seq = Set(1);
+        txn.insert_later(taken.clone()).await.expect("held back");
+        txn.insert_later(taken).await.expect("held back");
+        // The query carrying them fails; a caller that carried on anyway
+        // must not commit the transaction without the inserts.
+        assert!(count_result(&txn, "lost").await.is_err());
+        txn.insert_later(change("after")).await.expect("held back");
+        assert_eq!(count(&txn, "after").await, 1);
+        assert!(txn.commit().await.is_err());
+        assert_eq!(count(&scratch.db, "lost").await, 0);
+        assert_eq!(count(&scratch.db, "after").await, 0);
     }
 }

@@ -200,8 +200,9 @@ async fn insert(
     if let Some(key) = key {
         idempotency::remember(&txn, reporter.id, key, id).await?;
     }
-    // Counted last: its answer carries the inserts above to the database in
-    // the same round trip, and a refusal rolls them all back.
+    // Counted last, as every submission is: the same order of locks on
+    // PostgreSQL (the idempotency key, then the count), and on SQLite its
+    // answer carries the inserts above. A refusal rolls them all back.
     crate::auth::rate_limit::count_submission(&txn, reporter.id, hourly_limit).await?;
     txn.commit().await?;
     Ok(Created::New(id))

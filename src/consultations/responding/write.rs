@@ -440,8 +440,6 @@ pub async fn submit(
     }
     let consultation = fresh(&txn, view.consultation.id).await?;
     may_respond(&consultation, &view.audience, user, true)?;
-    crate::auth::rate_limit::count_submission(&txn, user.id, state.settings.submissions_per_hour)
-        .await?;
     let response = crate::db::locked(&txn, response_of(view, user))
         .one(&txn)
         .await?
@@ -475,6 +473,11 @@ pub async fn submit(
     if let Some(key) = key {
         idempotency::remember(&txn, user.id, key, saved.id).await?;
     }
+    // Counted last, as ideas and reports are: the same order of locks on
+    // PostgreSQL (the key, then the count), and on SQLite its answer
+    // carries the inserts above. A refusal rolls everything back.
+    crate::auth::rate_limit::count_submission(&txn, user.id, state.settings.submissions_per_hour)
+        .await?;
     txn.commit().await?;
     state.outbox_ready.notify_one();
     Ok(saved)
