@@ -35,6 +35,11 @@ pub fn submissions_per_account(max_per_hour: i32) -> Limit {
 /// Counts one submission by `user` inside the submission's own transaction,
 /// so a refused or failed submission is not counted. Refuses with 429 (and
 /// when the window resets) once the hour's limit is reached.
+///
+/// Call it last, just before commit, in every kind of submission: then all
+/// of them lock in one order on PostgreSQL (the idempotency key, then the
+/// count), and on SQLite its query carries the transaction's held-back
+/// inserts in the same round trip. A refusal rolls them all back.
 pub async fn count_submission(
     txn: &impl ConnectionTrait,
     user: uuid::Uuid,

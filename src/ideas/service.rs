@@ -300,9 +300,7 @@ async fn insert(
     if let Some(key) = key {
         idempotency::remember(&txn, author.id, key, id).await?;
     }
-    // Counted last, as every submission is: the same order of locks on
-    // PostgreSQL (the idempotency key, then the count), and on SQLite its
-    // answer carries the inserts above. A refusal rolls them all back.
+    // Last: see count_submission.
     crate::auth::rate_limit::count_submission(&txn, author.id, hourly_limit).await?;
     txn.commit().await?;
     Ok(Created::New(id))

@@ -473,9 +473,7 @@ pub async fn submit(
     if let Some(key) = key {
         idempotency::remember(&txn, user.id, key, saved.id).await?;
     }
-    // Counted last, as ideas and reports are: the same order of locks on
-    // PostgreSQL (the key, then the count), and on SQLite its answer
-    // carries the inserts above. A refusal rolls everything back.
+    // Last: see count_submission.
     crate::auth::rate_limit::count_submission(&txn, user.id, state.settings.submissions_per_hour)
         .await?;
     txn.commit().await?;
