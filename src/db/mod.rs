@@ -31,8 +31,10 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
         // A connection that died with its server (a PostgreSQL restart) is
-        // noticed before use instead of failing a request.
-        .test_before_acquire(true)
+        // noticed before use instead of failing a request. An embedded
+        // SQLite connection has no server to lose, and the check is a round
+        // trip to the connection's thread on every acquire, so it is skipped.
+        .test_before_acquire(!settings.is_sqlite())
         // SQLite has one writer, so a few connections suffice; PostgreSQL scales further.
         .max_connections(if settings.is_sqlite() { 8 } else { 20 })
         .map_sqlx_sqlite_opts(|opts| {
