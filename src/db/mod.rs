@@ -11,10 +11,11 @@ use sea_orm::{
 use crate::settings::Settings;
 
 mod batch;
+mod group;
 mod write;
 
 use write::WRITE_TURN_TIMEOUT;
-pub use write::{WriteTransaction, begin_write};
+pub use write::{WriteTransaction, begin_write, begin_write_in_group};
 
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     if settings.is_sqlite() {

@@ -1,5 +1,6 @@
-//! Write transactions: the SQLite file's turn to write, and inserts sent
-//! with the next statement (see [`super::batch`]).
+//! Write transactions: the SQLite file's turn to write, group commit (see
+//! [`super::group`]), and inserts sent with the next statement (see
+//! [`super::batch`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,32 +9,35 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use sea_orm::{
-    ActiveModelTrait, ConnAcquireErr, ConnectionTrait, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, EntityTrait, ExecResult, QueryResult, QueryTrait,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    DbErr, EntityTrait, ExecResult, QueryResult, QueryTrait, Statement, TransactionTrait,
 };
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::batch;
+use super::group::{self, Member, Writer};
 
 /// How long a SQLite writer waits for its turn, in the process's queue and
 /// then in SQLite's busy handler.
 pub(super) const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A transaction that will write. On SQLite it also holds the file's turn
-/// to write (see [`begin_write`]), given up when it commits, rolls back or
-/// is dropped. It reads and writes like the transaction it wraps; every
-/// statement of the transaction goes through it, so that inserts it holds
-/// back ([`WriteTransaction::insert_later`]) reach the database before
-/// anything that comes after them.
+/// A transaction that will write. On SQLite it is a savepoint in a group
+/// of writers sharing one transaction and one commit (see
+/// [`super::group`]), holding the file's turn to write until it commits,
+/// rolls back or is dropped. It reads and writes like the transaction it
+/// wraps; every statement of the transaction goes through it, so that
+/// inserts it holds back ([`WriteTransaction::insert_later`]) reach the
+/// database before anything that comes after them.
 pub struct WriteTransaction {
-    txn: DatabaseTransaction,
+    // Declared before `member`, so that it is dropped before the turn is
+    // given back: the group's commit needs the only handle on it.
+    txn: Arc<DatabaseTransaction>,
     held_back: Mutex<Vec<Statement>>,
     /// Sendings of held-back inserts begun and not known to have worked. A
     /// sending that failed or was abandoned stays counted: its inserts are
     /// no longer held, so the transaction must not commit without them.
     unconfirmed: AtomicUsize,
-    _turn: Option<OwnedSemaphorePermit>,
+    /// SQLite: this writer's place in its group.
+    member: Option<Member>,
 }
 
 impl WriteTransaction {
@@ -65,19 +69,56 @@ impl WriteTransaction {
         self.hold_back(insert).await
     }
 
+    /// Makes the transaction's work durable. On SQLite the held-back
+    /// inserts and the savepoint's release go in one round trip, then this
+    /// waits for the group's commit.
     pub async fn commit(self) -> Result<(), DbErr> {
-        self.send_held_back().await?;
-        if self.unconfirmed.load(Ordering::Acquire) > 0 {
-            // Rolled back when dropped.
-            return Err(DbErr::Custom(
-                "inserts held back for this transaction were not written".to_owned(),
-            ));
+        let WriteTransaction {
+            txn,
+            held_back,
+            unconfirmed,
+            member,
+        } = self;
+        let Some(member) = member else {
+            if unconfirmed.load(Ordering::Acquire) > 0 {
+                return Err(not_written());
+            }
+            let txn = Arc::try_unwrap(txn).map_err(|_| {
+                DbErr::Custom("a write transaction was still in use at commit".to_owned())
+            })?;
+            return txn.commit().await;
+        };
+        // The handle on the group's transaction goes before the member gives
+        // the turn back: whoever commits the group next needs the only one.
+        if unconfirmed.load(Ordering::Acquire) > 0 {
+            drop(txn);
+            // Its work is undone as the member goes.
+            drop(member);
+            return Err(not_written());
         }
-        self.txn.commit().await
+        let held = held_back
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !member.savepoint_sent.load(Ordering::Acquire) && held.is_empty() {
+            drop(txn);
+            return member.leave().await;
+        }
+        let mut statements = opening(&member);
+        statements.extend(held);
+        statements.push(Statement::from_string(
+            DatabaseBackend::Sqlite,
+            group::RELEASE,
+        ));
+        if let Err(err) = txn.execute_raw(batch::join(statements)).await {
+            drop(txn);
+            drop(member);
+            return Err(err);
+        }
+        member.finish(txn).await
     }
 
     async fn hold_back(&self, insert: Statement) -> Result<(), DbErr> {
-        if self.get_database_backend() != DatabaseBackend::Sqlite {
+        if self.member.is_none() {
             self.txn.execute_raw(insert).await?;
             return Ok(());
         }
@@ -96,34 +137,54 @@ impl WriteTransaction {
     async fn send_held_back(&self) -> Result<(), DbErr> {
         let held = std::mem::take(&mut *self.held());
         if !held.is_empty() {
+            let mut statements = self.opening();
+            statements.extend(held);
             self.unconfirmed.fetch_add(1, Ordering::AcqRel);
-            self.txn.execute_raw(batch::join(held)).await?;
+            self.txn.execute_raw(batch::join(statements)).await?;
             self.unconfirmed.fetch_sub(1, Ordering::AcqRel);
         }
         Ok(())
     }
 
-    /// `statement`, preceded by what was held back when it fits in one
-    /// batch; otherwise what was held back is sent first on its own.
-    /// `statement`, preceded by what was held back when it fits in one
-    /// batch (then `true`: the caller is sending held-back inserts);
-    /// otherwise what was held back is sent first on its own.
+    /// Sends what was held back, or else the savepoint if not yet sent.
+    async fn send_opening(&self) -> Result<(), DbErr> {
+        self.send_held_back().await?;
+        let opening = self.opening();
+        if !opening.is_empty() {
+            self.txn.execute_raw(batch::join(opening)).await?;
+        }
+        Ok(())
+    }
+
+    /// `statement`, preceded by the savepoint when it has not been sent and
+    /// by what was held back when it fits in one batch (then `true`: the
+    /// caller is sending held-back inserts); otherwise what was held back
+    /// is sent first on its own.
     async fn with_held_back(&self, statement: Statement) -> Result<(Statement, bool), DbErr> {
         {
             let mut held = self.held();
-            if held.is_empty() {
-                return Ok((statement, false));
-            }
             let values: usize = held.iter().map(batch::value_count).sum();
-            if values + batch::value_count(&statement) <= batch::MAX_VALUES {
-                let mut all = std::mem::take(&mut *held);
+            if held.is_empty() || values + batch::value_count(&statement) <= batch::MAX_VALUES {
+                let carried = !held.is_empty();
+                let mut all = self.opening();
+                all.append(&mut held);
+                if all.is_empty() {
+                    return Ok((statement, false));
+                }
                 all.push(statement);
-                self.unconfirmed.fetch_add(1, Ordering::AcqRel);
-                return Ok((batch::join(all), true));
+                if carried {
+                    self.unconfirmed.fetch_add(1, Ordering::AcqRel);
+                }
+                return Ok((batch::join(all), carried));
             }
         }
         self.send_held_back().await?;
         Ok((statement, false))
+    }
+
+    /// The savepoint, when this writer's work has not begun yet.
+    fn opening(&self) -> Vec<Statement> {
+        self.member.as_ref().map(opening).unwrap_or_default()
     }
 
     /// Confirms held-back inserts once the statement carrying them
@@ -144,22 +205,40 @@ impl WriteTransaction {
     }
 }
 
+/// The member's savepoint, once: from here its work may be in the group's
+/// transaction, so leaving without committing must undo it.
+fn opening(member: &Member) -> Vec<Statement> {
+    if member.savepoint_sent.swap(true, Ordering::AcqRel) {
+        Vec::new()
+    } else {
+        vec![Statement::from_string(
+            DatabaseBackend::Sqlite,
+            group::SAVEPOINT,
+        )]
+    }
+}
+
+fn not_written() -> DbErr {
+    DbErr::Custom("inserts held back for this transaction were not written".to_owned())
+}
+
 #[async_trait::async_trait]
 impl ConnectionTrait for WriteTransaction {
     fn get_database_backend(&self) -> DatabaseBackend {
         self.txn.get_database_backend()
     }
 
-    /// Sends what was held back first, as its own round trip: joined with
-    /// the statement, SQLite would count the held-back rows in the
-    /// statement's rows affected, which callers check (compare-and-set).
+    /// Sends what was held back (and the savepoint) first, as its own
+    /// round trip: joined with the statement, SQLite would count rows
+    /// changed before it, even the previous writer's, in the statement's
+    /// rows affected, which callers check (compare-and-set).
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.send_held_back().await?;
+        self.send_opening().await?;
         self.txn.execute_raw(stmt).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.send_held_back().await?;
+        self.send_opening().await?;
         self.txn.execute_unprepared(sql).await
     }
 
@@ -187,48 +266,51 @@ impl ConnectionTrait for WriteTransaction {
 /// lock taken waits in SQLite's busy handler, which polls with sleeps of up
 /// to 100 ms: under load that is a long tail, and the order is luck. So
 /// writers to a SQLite file first queue here for its turn, in arrival order
-/// (a fair semaphore), and only then begin; a plain `BEGIN` would also read
-/// first and fail with "database is locked" on its first write, so the
-/// transaction takes the write lock up front (`BEGIN IMMEDIATE`).
-/// PostgreSQL locks rows and needs no queue.
+/// (a fair semaphore), and then work in the open group's transaction
+/// ([`super::group`]). PostgreSQL locks rows and needs no queue.
+///
+/// On SQLite the transaction writes alone: it sees only committed work, so
+/// it may answer from what it read without committing.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
-    begin_write_within(db, WRITE_TURN_TIMEOUT).await
+    begin_write_within(db, WRITE_TURN_TIMEOUT, false).await
+}
+
+/// Begins a transaction that will write, sharing its commit with other
+/// writers of the same kind (see [`super::group`]): for the submission
+/// paths, where the turn is busiest.
+///
+/// It may see those writers' work before it is committed, so it must end
+/// with [`WriteTransaction::commit`] whenever its answer rests on what it
+/// read (a retried request answered from its idempotency record): commit
+/// waits for the group's commit. Dropped, it is rolled back at once, which
+/// suits errors only.
+pub async fn begin_write_in_group(db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
+    begin_write_within(db, WRITE_TURN_TIMEOUT, true).await
 }
 
 pub(super) async fn begin_write_within(
     db: &DatabaseConnection,
     wait: Duration,
+    shared: bool,
 ) -> Result<WriteTransaction, DbErr> {
-    let turn = match write_queue(db) {
-        // As long as SQLite's own busy timeout: a writer that waits longer
-        // (the queue stuck behind a transaction that never ends) fails as
-        // "unavailable" instead of hanging its request.
-        Some(queue) => match tokio::time::timeout(wait, queue.acquire_owned()).await {
-            Ok(Ok(turn)) => Some(turn),
-            Ok(Err(_)) => {
-                return Err(DbErr::Custom("the SQLite write queue is closed".to_owned()));
-            }
-            Err(_) => return Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
-        },
-        None => None,
+    let (txn, member) = match writer(db) {
+        Some(writer) => {
+            let (member, txn) = writer.join(db, wait, shared).await?;
+            (txn, Some(member))
+        }
+        None => (Arc::new(db.begin().await?), None),
     };
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await?;
     Ok(WriteTransaction {
         txn,
         held_back: Mutex::new(Vec::new()),
         unconfirmed: AtomicUsize::new(0),
-        _turn: turn,
+        member,
     })
 }
 
-/// The queue of writers to one SQLite file, shared by every pool the
-/// process opened on it (the server, the workers, a command-line tool).
-fn write_queue(db: &DatabaseConnection) -> Option<Arc<Semaphore>> {
+/// The writers to one SQLite file, shared by every pool the process opened
+/// on it (the server, the workers, a command-line tool).
+fn writer(db: &DatabaseConnection) -> Option<Arc<Writer>> {
     if db.get_database_backend() != DatabaseBackend::Sqlite {
         return None;
     }
@@ -237,16 +319,16 @@ fn write_queue(db: &DatabaseConnection) -> Option<Arc<Semaphore>> {
         .connect_options()
         .get_filename()
         .to_path_buf();
-    static QUEUES: LazyLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> =
+    static WRITERS: LazyLock<Mutex<HashMap<PathBuf, Arc<Writer>>>> =
         LazyLock::new(Default::default);
-    // A poisoned map still holds valid queues: nothing panics while holding it.
-    let mut queues = QUEUES
+    // A poisoned map still holds valid writers: nothing panics while holding it.
+    let mut writers = WRITERS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     Some(
-        queues
+        writers
             .entry(file)
-            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .or_insert_with(|| Arc::new(Writer::new()))
             .clone(),
     )
 }
@@ -257,7 +339,8 @@ mod tests {
     use chrono::Utc;
     use entity::change_log;
     use migration::{Migrator, MigratorTrait};
-    use sea_orm::{ActiveValue::Set, Database, PaginatorTrait};
+    use sea_orm::sqlx::sqlite::SqliteJournalMode;
+    use sea_orm::{ActiveValue::Set, ConnAcquireErr, Database, PaginatorTrait};
 
     /// A migrated SQLite file of its own, removed when dropped.
     struct Scratch {
@@ -275,7 +358,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hub-write-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         let url = format!("sqlite://{}?mode=rwc", dir.join("write.db").display());
-        let db = Database::connect(url.as_str()).await.expect("SQLite");
+        // As the service connects: the write-ahead log, so readers on other
+        // connections see the last commit while a group is open.
+        let mut options = sea_orm::ConnectOptions::new(url);
+        options
+            .max_connections(4)
+            .map_sqlx_sqlite_opts(|opts| opts.journal_mode(SqliteJournalMode::Wal));
+        let db = Database::connect(options).await.expect("SQLite");
         if migrated {
             Migrator::up(&db, None).await.expect("migrations");
         }
@@ -311,7 +400,7 @@ mod tests {
         let scratch = scratch(false).await;
         let db = &scratch.db;
         let held = begin_write(db).await.expect("the first writer's turn");
-        let waited = begin_write_within(db, Duration::from_millis(50)).await;
+        let waited = begin_write_within(db, Duration::from_millis(50), false).await;
         let err = waited.err().expect("the second writer gives up");
         assert!(
             matches!(err, DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
@@ -323,7 +412,7 @@ mod tests {
         ));
         // Once the turn is given back, the next writer gets it.
         held.commit().await.expect("commit");
-        begin_write_within(db, Duration::from_millis(50))
+        begin_write_within(db, Duration::from_millis(50), false)
             .await
             .expect("the turn after a commit");
     }
@@ -425,5 +514,173 @@ mod tests {
         assert!(txn.commit().await.is_err());
         assert_eq!(count(&scratch.db, "lost").await, 0);
         assert_eq!(count(&scratch.db, "after").await, 0);
+    }
+
+    /// Waits until a writer queues behind the current one.
+    async fn until_someone_waits(db: &DatabaseConnection) {
+        until_waiting(db, 1).await;
+    }
+
+    /// Waits until `n` writers queue for their turn.
+    async fn until_waiting(db: &DatabaseConnection, n: usize) {
+        let writer = writer(db).expect("a SQLite file");
+        for _ in 0..500 {
+            if writer.waiting() >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("fewer than {n} writers queued");
+    }
+
+    #[tokio::test]
+    async fn concurrent_writers_each_see_their_work_durable_when_commit_returns() {
+        let scratch = scratch(true).await;
+        let writers: Vec<_> = (0..24)
+            .map(|n| {
+                let db = scratch.db.clone();
+                tokio::spawn(async move {
+                    let mine = format!("writer-{n}");
+                    let txn = begin_write_in_group(&db).await.expect("a write");
+                    txn.insert_later(change(&mine)).await.expect("held back");
+                    txn.commit().await.expect("commit");
+                    // Another connection sees it as soon as commit returns.
+                    count(&db, &mine).await
+                })
+            })
+            .collect();
+        for writer in writers {
+            assert_eq!(writer.await.expect("a writer"), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_writer_rolled_back_in_a_group_leaves_the_others_work_to_commit() {
+        let scratch = scratch(true).await;
+        let db = scratch.db.clone();
+        let first = begin_write_in_group(&db).await.expect("a write");
+        first.insert_later(change("kept")).await.expect("held back");
+        let second = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let txn = begin_write_in_group(&db).await.expect("the second writer");
+                txn.insert_later(change("undone")).await.expect("held back");
+                assert_eq!(count(&txn, "undone").await, 1);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                // Dropped without committing.
+            }
+        });
+        until_someone_waits(&db).await;
+        // With a writer waiting, the first gives the turn on and waits for
+        // the group's commit: not acknowledged, not visible, until then.
+        let committing = tokio::spawn(first.commit());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!committing.is_finished());
+        assert_eq!(count(&db, "kept").await, 0);
+        second.await.expect("the second writer");
+        committing.await.expect("a task").expect("commit");
+        assert_eq!(count(&db, "kept").await, 1);
+        assert_eq!(count(&db, "undone").await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_group_whose_waiting_writer_went_away_is_still_committed() {
+        let scratch = scratch(true).await;
+        let db = scratch.db.clone();
+        let first = begin_write_in_group(&db).await.expect("a write");
+        first
+            .insert_later(change("orphan"))
+            .await
+            .expect("held back");
+        let (taken, turn_taken) = tokio::sync::oneshot::channel();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let second = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let txn = begin_write_in_group(&db).await.expect("the second writer");
+                let _ = taken.send(());
+                let _ = released.await;
+                // Leaves having written nothing.
+                drop(txn);
+            }
+        });
+        until_someone_waits(&db).await;
+        let committing = tokio::spawn(first.commit());
+        turn_taken.await.expect("the second writer's turn");
+        // The first writer's request goes away while it waits for the
+        // group's commit; nobody else is left to commit the group.
+        committing.abort();
+        let _ = committing.await;
+        let _ = release.send(());
+        second.await.expect("the second writer");
+        for _ in 0..500 {
+            if count(&db, "orphan").await == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the group was never committed");
+    }
+
+    #[tokio::test]
+    async fn a_writer_alone_commits_the_open_group_before_it_begins() {
+        let scratch = scratch(true).await;
+        let db = scratch.db.clone();
+        let grouped = begin_write_in_group(&db).await.expect("a write");
+        grouped
+            .insert_later(change("grouped"))
+            .await
+            .expect("held back");
+        let alone = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let txn = begin_write(&db).await.expect("a writer alone");
+                // The group before it is committed: another connection
+                // sees its work while this transaction is open.
+                let seen = count(&db, "grouped").await;
+                txn.insert_later(change("alone")).await.expect("held back");
+                txn.commit().await.expect("commit");
+                seen
+            }
+        });
+        until_someone_waits(&db).await;
+        grouped.commit().await.expect("the group's commit");
+        assert_eq!(alone.await.expect("the writer alone"), 1);
+        assert_eq!(count(&db, "alone").await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_grouped_writer_that_only_read_waits_for_the_commit_of_what_it_read() {
+        let scratch = scratch(true).await;
+        let db = scratch.db.clone();
+        let first = begin_write_in_group(&db).await.expect("a write");
+        first.insert_later(change("read")).await.expect("held back");
+        let reader = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let txn = begin_write_in_group(&db).await.expect("the second writer");
+                // Sees the first writer's work, not yet committed...
+                assert_eq!(count(&txn, "read").await, 1);
+                txn.commit().await.expect("commit");
+                // ...and answers only once it is.
+                count(&db, "read").await
+            }
+        });
+        until_waiting(&db, 1).await;
+        // A third writer, queued behind the reader, keeps the first from
+        // closing the group for a while after the reader is done.
+        let third = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let txn = begin_write_in_group(&db).await.expect("the third writer");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                txn.commit().await.expect("commit");
+            }
+        });
+        until_waiting(&db, 2).await;
+        let committing = tokio::spawn(first.commit());
+        assert_eq!(reader.await.expect("the reader"), 1);
+        third.await.expect("the third writer");
+        committing.await.expect("a task").expect("commit");
     }
 }

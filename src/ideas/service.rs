@@ -229,10 +229,12 @@ async fn insert(
     key: Option<&IdempotencyKey>,
     hourly_limit: i32,
 ) -> Result<Created, AppError> {
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::db::begin_write_in_group(db).await?;
     if let Some(key) = key
         && let Some(id) = idempotency::replay(&txn, author.id, key).await?
     {
+        // Waits for the commit of the request that made it.
+        txn.commit().await?;
         return Ok(Created::Replayed(id));
     }
     let now = Utc::now();

@@ -298,7 +298,7 @@ async fn write(
     edit: Edit,
 ) -> Result<consultation_responses::Model, AppError> {
     may_respond(&view.consultation, &view.audience, user, false)?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write_in_group(&state.db).await?;
     let consultation = fresh(&txn, view.consultation.id).await?;
     may_respond(&consultation, &view.audience, user, false)?;
     let response = draft_of(&txn, view, user).await?;
@@ -429,14 +429,17 @@ pub async fn submit(
     view: &ConsultationView,
     key: Option<&IdempotencyKey>,
 ) -> Result<consultation_responses::Model, AppError> {
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write_in_group(&state.db).await?;
     if let Some(key) = key
         && let Some(id) = idempotency::replay(&txn, user.id, key).await?
     {
-        return consultation_responses::Entity::find_by_id(id)
+        let first = consultation_responses::Entity::find_by_id(id)
             .one(&txn)
             .await?
-            .ok_or(AppError::NotFound);
+            .ok_or(AppError::NotFound)?;
+        // Waits for the commit of the request that made it.
+        txn.commit().await?;
+        return Ok(first);
     }
     let consultation = fresh(&txn, view.consultation.id).await?;
     may_respond(&consultation, &view.audience, user, true)?;

@@ -1,0 +1,441 @@
+//! Group commit for SQLite: writers to one file take turns on one open
+//! transaction, each inside a savepoint, and the transaction commits once
+//! for all of them when no other writer is waiting.
+//!
+//! SQLite lets one connection write at a time, so writers queue for the
+//! file's turn ([`Writer::join`]). Committing each writer's transaction on
+//! its own costs every writer a `BEGIN IMMEDIATE`, a `COMMIT` and a sync of
+//! the write-ahead log while the others wait, and the turn was the service's
+//! limit under load (docs/load.md). Here a writer's work is a savepoint in
+//! the group's transaction: released, it waits for the group to commit, so
+//! nothing is acknowledged before it is durable. A writer whose savepoint
+//! is rolled back takes nothing else with it; a commit that fails fails
+//! every writer of its group, none of which has been acknowledged.
+//!
+//! Who commits: a writer that finishes with nobody waiting for the turn
+//! commits at once; otherwise it gives the turn on, queues again, and
+//! commits the group when its turn comes back unless someone already has.
+//! So every open group has a writer responsible for closing it.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use sea_orm::{
+    ConnAcquireErr, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+/// The most writers one commit answers for: past it the group commits
+/// even with writers waiting, so no acknowledgement waits on a long queue.
+const MOST_MEMBERS: usize = 32;
+
+/// Each writer's work, in the group's transaction.
+pub(super) const SAVEPOINT: &str = "SAVEPOINT hub_write";
+pub(super) const RELEASE: &str = "RELEASE hub_write";
+/// Undoes the work of a writer that left without committing.
+const ROLL_BACK: &str = "ROLLBACK TO hub_write; RELEASE hub_write";
+
+/// How a group ended: `None` while open.
+type Outcome = Option<Result<(), String>>;
+
+/// The writers to one SQLite file, shared by every pool the process opened
+/// on it.
+pub(super) struct Writer {
+    /// The file's turn to write, handed out in arrival order.
+    turn: Arc<Semaphore>,
+    /// Writers waiting for their turn to begin (not writers waiting to close
+    /// a group): while there are some, a finishing writer leaves the group
+    /// open for them.
+    waiting: AtomicUsize,
+    group: Mutex<Option<Group>>,
+    next_id: AtomicU64,
+}
+
+struct Group {
+    id: u64,
+    /// Whether other writers may join. A writer that may answer from what
+    /// it read without committing (most do: "already tagged", "stale")
+    /// must not see others' uncommitted work, so it writes alone, after
+    /// committing any open group.
+    shared: bool,
+    txn: Arc<DatabaseTransaction>,
+    /// Writers whose work is in and who wait for the commit.
+    members: usize,
+    /// A writer left without committing after its savepoint was sent: the
+    /// next to use the transaction rolls back to the savepoint first.
+    roll_back_first: bool,
+    outcome: watch::Sender<Outcome>,
+}
+
+/// A writer's place in a group, holding the file's turn. Dropped without
+/// [`Member::finish`] or [`Member::leave`], its work is undone.
+pub(super) struct Member {
+    writer: Arc<Writer>,
+    group_id: u64,
+    /// Set once the savepoint may have reached the database.
+    pub(super) savepoint_sent: AtomicBool,
+    done: bool,
+    turn: Option<OwnedSemaphorePermit>,
+}
+
+impl Writer {
+    pub(super) fn new() -> Self {
+        Writer {
+            turn: Arc::new(Semaphore::new(1)),
+            waiting: AtomicUsize::new(0),
+            group: Mutex::new(None),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, Option<Group>> {
+        // Nothing panics while holding the lock; a poisoned state is still whole.
+        self.group
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits up to `wait` for the file's turn, then joins the open group or
+    /// opens one (`shared`), or commits any open group and opens one of its
+    /// own. The transaction is the group's; the caller's work must begin
+    /// with [`SAVEPOINT`].
+    pub(super) async fn join(
+        self: &Arc<Self>,
+        db: &DatabaseConnection,
+        wait: Duration,
+        shared: bool,
+    ) -> Result<(Member, Arc<DatabaseTransaction>), DbErr> {
+        let turn = {
+            let _waiting = Waiting::count(&self.waiting);
+            match tokio::time::timeout(wait, self.turn.clone().acquire_owned()).await {
+                Ok(Ok(turn)) => turn,
+                Ok(Err(_)) => {
+                    return Err(DbErr::Custom("the SQLite write queue is closed".to_owned()));
+                }
+                // As long as SQLite's own busy timeout: a writer that waits
+                // longer (the queue stuck behind a transaction that never
+                // ends) fails as "unavailable" instead of hanging its request.
+                Err(_) => return Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
+            }
+        };
+        let (group_id, txn) = self.open_group(db, shared).await?;
+        let member = Member {
+            writer: self.clone(),
+            group_id,
+            savepoint_sent: AtomicBool::new(false),
+            done: false,
+            turn: Some(turn),
+        };
+        Ok((member, txn))
+    }
+
+    /// The open group, first undoing a departed writer's work, or a new one.
+    /// Called with the turn held.
+    async fn open_group(
+        &self,
+        db: &DatabaseConnection,
+        shared: bool,
+    ) -> Result<(u64, Arc<DatabaseTransaction>), DbErr> {
+        let open = self.state().as_ref().map(|group| (group.id, group.shared));
+        if let Some((id, open_to_others)) = open
+            && !(shared && open_to_others)
+        {
+            // Its members learn how it went; this writer starts afresh.
+            if let Err(err) = self.close(id).await {
+                tracing::error!(error = %err, "a write group did not commit");
+            }
+        }
+        let open = self.state().as_mut().map(|group| {
+            let roll_back = std::mem::take(&mut group.roll_back_first);
+            (group.id, group.txn.clone(), roll_back)
+        });
+        if let Some((id, txn, roll_back)) = open {
+            if !roll_back {
+                return Ok((id, txn));
+            }
+            match txn.execute_unprepared(ROLL_BACK).await {
+                Ok(_) => return Ok((id, txn)),
+                Err(err) => {
+                    // The transaction is not as its members left it: none of
+                    // them may be acknowledged.
+                    drop(txn);
+                    self.end(id, Err(err)).await;
+                }
+            }
+        }
+        let txn = db
+            .begin_with_options(TransactionOptions {
+                // A plain BEGIN would read first and fail with "database is
+                // locked" on its first write if another process wrote.
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await?;
+        let txn = Arc::new(txn);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        *self.state() = Some(Group {
+            id,
+            shared,
+            txn: txn.clone(),
+            members: 0,
+            roll_back_first: false,
+            outcome: watch::channel(None).0,
+        });
+        Ok((id, txn))
+    }
+
+    /// Commits group `id` if it is still open, with the turn held, and tells
+    /// its members.
+    async fn close(&self, id: u64) -> Result<(), DbErr> {
+        let group = {
+            let mut state = self.state();
+            match state.as_ref() {
+                Some(group) if group.id == id => state.take(),
+                _ => None,
+            }
+        };
+        let Some(group) = group else {
+            return Ok(());
+        };
+        let Group {
+            txn,
+            roll_back_first,
+            outcome,
+            ..
+        } = group;
+        let result = async {
+            let txn = Arc::try_unwrap(txn).map_err(|_| {
+                DbErr::Custom("a write group's transaction was still in use".to_owned())
+            })?;
+            if roll_back_first {
+                txn.execute_unprepared(ROLL_BACK).await?;
+            }
+            txn.commit().await
+        }
+        .await;
+        outcome.send_replace(Some(
+            result.as_ref().map(|_| ()).map_err(ToString::to_string),
+        ));
+        result
+    }
+
+    /// Ends group `id` without committing (rolled back when its transaction
+    /// is dropped), telling its members why.
+    async fn end(&self, id: u64, why: Result<(), DbErr>) {
+        let group = {
+            let mut state = self.state();
+            match state.as_ref() {
+                Some(group) if group.id == id => state.take(),
+                _ => None,
+            }
+        };
+        if let Some(group) = group {
+            let why = match why {
+                Ok(()) => "the group was rolled back".to_owned(),
+                Err(err) => err.to_string(),
+            };
+            group.outcome.send_replace(Some(Err(why)));
+        }
+    }
+
+    /// Writers waiting for their turn to begin.
+    #[cfg(test)]
+    pub(super) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    fn is_open(&self, id: u64) -> bool {
+        self.state().as_ref().is_some_and(|group| group.id == id)
+    }
+}
+
+impl Member {
+    /// The writer's work is in (its savepoint released): waits until the
+    /// group commits, committing it when this writer is the one to.
+    pub(super) async fn finish(mut self, txn: Arc<DatabaseTransaction>) -> Result<(), DbErr> {
+        self.done = true;
+        // The group's commit needs the only handle on its transaction.
+        drop(txn);
+        let writer = self.writer.clone();
+        let id = self.group_id;
+        let (outcome, close_now) = {
+            let mut state = writer.state();
+            match state.as_mut() {
+                Some(group) if group.id == id => {
+                    group.members += 1;
+                    let nobody_waiting = writer.waiting.load(Ordering::Acquire) == 0;
+                    (
+                        group.outcome.subscribe(),
+                        !group.shared || nobody_waiting || group.members >= MOST_MEMBERS,
+                    )
+                }
+                _ => return Err(ended()),
+            }
+        };
+        let turn = self.turn.take();
+        if close_now {
+            let result = writer.close(id).await;
+            drop(turn);
+            return result;
+        }
+        drop(turn);
+        let mut closer = Closer {
+            writer,
+            id,
+            armed: true,
+        };
+        closer.wait(outcome).await
+    }
+
+    /// The writer sent nothing, so it read nothing of the others' work and
+    /// goes without waiting. A group with nobody else in it ends here.
+    pub(super) async fn leave(mut self) -> Result<(), DbErr> {
+        self.done = true;
+        let alone = self
+            .writer
+            .state()
+            .as_ref()
+            .is_some_and(|group| group.id == self.group_id && group.members == 0);
+        if alone {
+            // An empty commit: nothing was written.
+            return self.writer.close(self.group_id).await;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Member {
+    /// Runs while the turn is still held (fields drop after this).
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut state = self.writer.state();
+        let Some(group) = state.as_mut().filter(|group| group.id == self.group_id) else {
+            return;
+        };
+        if group.members == 0 {
+            // Nobody waits on the group: it ends here, rolled back when the
+            // last handle on its transaction is dropped.
+            if let Some(group) = state.take() {
+                group
+                    .outcome
+                    .send_replace(Some(Err("the group was rolled back".to_owned())));
+            }
+        } else if self.savepoint_sent.load(Ordering::Acquire) {
+            group.roll_back_first = true;
+        }
+    }
+}
+
+/// A member waiting for its group's commit; dropped before it came (the
+/// request cancelled), it leaves a task to close the group in its place.
+struct Closer {
+    writer: Arc<Writer>,
+    id: u64,
+    armed: bool,
+}
+
+impl Closer {
+    async fn wait(&mut self, mut outcome: watch::Receiver<Outcome>) -> Result<(), DbErr> {
+        let turn = tokio::time::timeout(
+            super::write::WRITE_TURN_TIMEOUT,
+            self.writer.turn.clone().acquire_owned(),
+        );
+        let turn = tokio::select! {
+            biased;
+            seen = outcome.wait_for(Option::is_some) => {
+                self.armed = false;
+                return match seen {
+                    Ok(seen) => settled(seen.clone()),
+                    Err(_) => Err(ended()),
+                };
+            }
+            turn = turn => turn,
+        };
+        match turn {
+            Ok(Ok(turn)) => {
+                self.armed = false;
+                // The group is still open only if nobody closed it while
+                // this member queued; then it is this member's to close.
+                let result = if self.writer.is_open(self.id) {
+                    self.writer.close(self.id).await
+                } else {
+                    let seen = outcome.borrow().clone();
+                    settled(seen)
+                };
+                drop(turn);
+                result
+            }
+            Ok(Err(_)) => Err(DbErr::Custom("the SQLite write queue is closed".to_owned())),
+            // Still armed: the group is closed in this member's place.
+            Err(_) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
+        }
+    }
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let writer = self.writer.clone();
+        let id = self.id;
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Ok(turn) = writer.turn.clone().acquire_owned().await {
+                        if let Err(err) = writer.close(id).await {
+                            tracing::error!(error = %err, "a write group did not commit");
+                        }
+                        drop(turn);
+                    }
+                });
+            }
+            // No runtime to close it on: its members cannot be answered.
+            Err(_) => {
+                let mut state = writer.state();
+                if state.as_ref().is_some_and(|group| group.id == id) {
+                    state.take();
+                }
+            }
+        }
+    }
+}
+
+/// Counts a writer waiting for its turn while it exists.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::AcqRel);
+        Waiting(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A member's answer from its group's outcome. A group that failed is
+/// reported as the database being unavailable: the member's own work was
+/// fine, and trying again is the remedy.
+fn settled(outcome: Outcome) -> Result<(), DbErr> {
+    match outcome {
+        Some(Ok(())) => Ok(()),
+        Some(Err(why)) => Err(DbErr::Conn(RuntimeErr::Internal(format!(
+            "the shared commit failed: {why}"
+        )))),
+        None => Err(ended()),
+    }
+}
+
+fn ended() -> DbErr {
+    DbErr::Conn(RuntimeErr::Internal(
+        "the write group ended without committing".to_owned(),
+    ))
+}
