@@ -17,7 +17,7 @@
 //! commits the group when its turn comes back unless someone already has.
 //! So every open group has a writer responsible for closing it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -31,11 +31,48 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 /// even with writers waiting, so no acknowledgement waits on a long queue.
 const MOST_MEMBERS: usize = 32;
 
-/// Each writer's work, in the group's transaction.
-pub(super) const SAVEPOINT: &str = "SAVEPOINT hub_write";
-pub(super) const RELEASE: &str = "RELEASE hub_write";
-/// Undoes the work of a writer that left without committing.
-const ROLL_BACK: &str = "ROLLBACK TO hub_write; RELEASE hub_write";
+/// Each writer's work is a savepoint in the group's transaction. A
+/// finished writer's savepoint is released by the next writer's first
+/// statement (or by the commit), saving a round trip in the turn; the two
+/// names alternate, so that a writer whose first statement never ran
+/// cannot roll back to the savepoint before it: its `ROLLBACK TO` fails,
+/// and the group with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Savepoint {
+    A,
+    B,
+}
+
+impl Savepoint {
+    fn other(self) -> Self {
+        match self {
+            Savepoint::A => Savepoint::B,
+            Savepoint::B => Savepoint::A,
+        }
+    }
+
+    fn open(self) -> &'static str {
+        match self {
+            Savepoint::A => "SAVEPOINT hub_write_a",
+            Savepoint::B => "SAVEPOINT hub_write_b",
+        }
+    }
+
+    fn release(self) -> &'static str {
+        match self {
+            Savepoint::A => "RELEASE hub_write_a",
+            Savepoint::B => "RELEASE hub_write_b",
+        }
+    }
+
+    /// Undoes the work of a writer that left without committing.
+    fn roll_back(self) -> &'static str {
+        match self {
+            Savepoint::A => "ROLLBACK TO hub_write_a; RELEASE hub_write_a",
+            Savepoint::B => "ROLLBACK TO hub_write_b; RELEASE hub_write_b",
+        }
+    }
+}
 
 /// How a group ended: `None` while open.
 type Outcome = Option<Result<(), String>>;
@@ -65,7 +102,9 @@ struct Group {
     members: usize,
     /// A writer left without committing after its savepoint was sent: the
     /// next to use the transaction rolls back to the savepoint first.
-    roll_back_first: bool,
+    roll_back_first: Option<Savepoint>,
+    /// The last finished writer's savepoint, not yet released.
+    unreleased: Option<Savepoint>,
     outcome: watch::Sender<Outcome>,
 }
 
@@ -74,8 +113,8 @@ struct Group {
 pub(super) struct Member {
     writer: Arc<Writer>,
     group_id: u64,
-    /// Set once the savepoint may have reached the database.
-    pub(super) savepoint_sent: AtomicBool,
+    /// This writer's savepoint, once it may have reached the database.
+    savepoint: Mutex<Option<Savepoint>>,
     done: bool,
     turn: Option<OwnedSemaphorePermit>,
 }
@@ -100,7 +139,7 @@ impl Writer {
     /// Waits up to `wait` for the file's turn, then joins the open group or
     /// opens one (`shared`), or commits any open group and opens one of its
     /// own. The transaction is the group's; the caller's work must begin
-    /// with [`SAVEPOINT`].
+    /// with [`Member::opening`].
     pub(super) async fn join(
         self: &Arc<Self>,
         db: &DatabaseConnection,
@@ -124,7 +163,7 @@ impl Writer {
         let member = Member {
             writer: self.clone(),
             group_id,
-            savepoint_sent: AtomicBool::new(false),
+            savepoint: Mutex::new(None),
             done: false,
             turn: Some(turn),
         };
@@ -148,14 +187,14 @@ impl Writer {
             }
         }
         let open = self.state().as_mut().map(|group| {
-            let roll_back = std::mem::take(&mut group.roll_back_first);
+            let roll_back = group.roll_back_first.take();
             (group.id, group.txn.clone(), roll_back)
         });
         if let Some((id, txn, roll_back)) = open {
-            if !roll_back {
+            let Some(savepoint) = roll_back else {
                 return Ok((id, txn));
-            }
-            match txn.execute_unprepared(ROLL_BACK).await {
+            };
+            match txn.execute_unprepared(savepoint.roll_back()).await {
                 Ok(_) => return Ok((id, txn)),
                 Err(err) => {
                     // The transaction is not as its members left it: none of
@@ -180,7 +219,8 @@ impl Writer {
             shared,
             txn: txn.clone(),
             members: 0,
-            roll_back_first: false,
+            roll_back_first: None,
+            unreleased: None,
             outcome: watch::channel(None).0,
         });
         Ok((id, txn))
@@ -209,8 +249,9 @@ impl Writer {
             let txn = Arc::try_unwrap(txn).map_err(|_| {
                 DbErr::Custom("a write group's transaction was still in use".to_owned())
             })?;
-            if roll_back_first {
-                txn.execute_unprepared(ROLL_BACK).await?;
+            // The commit releases every savepoint left.
+            if let Some(savepoint) = roll_back_first {
+                txn.execute_unprepared(savepoint.roll_back()).await?;
             }
             txn.commit().await
         }
@@ -252,6 +293,34 @@ impl Writer {
 }
 
 impl Member {
+    /// The statements that begin this writer's work, the first time its
+    /// statements go out: the release of the last finished writer's
+    /// savepoint, and its own.
+    pub(super) fn opening(&self) -> Vec<&'static str> {
+        let mut mine = lock(&self.savepoint);
+        if mine.is_some() {
+            return Vec::new();
+        }
+        let before = {
+            let mut state = self.writer.state();
+            state
+                .as_mut()
+                .filter(|group| group.id == self.group_id)
+                .and_then(|group| group.unreleased.take())
+        };
+        let savepoint = before.map_or(Savepoint::A, Savepoint::other);
+        *mine = Some(savepoint);
+        match before {
+            Some(before) => vec![before.release(), savepoint.open()],
+            None => vec![savepoint.open()],
+        }
+    }
+
+    /// Whether this writer's statements may have reached the database.
+    pub(super) fn has_begun(&self) -> bool {
+        lock(&self.savepoint).is_some()
+    }
+
     /// The writer's work is in (its savepoint released): waits until the
     /// group commits, committing it when this writer is the one to.
     pub(super) async fn finish(mut self, txn: Arc<DatabaseTransaction>) -> Result<(), DbErr> {
@@ -265,6 +334,7 @@ impl Member {
             match state.as_mut() {
                 Some(group) if group.id == id => {
                     group.members += 1;
+                    group.unreleased = *lock(&self.savepoint);
                     let nobody_waiting = writer.waiting.load(Ordering::Acquire) == 0;
                     (
                         group.outcome.subscribe(),
@@ -324,8 +394,8 @@ impl Drop for Member {
                     .outcome
                     .send_replace(Some(Err("the group was rolled back".to_owned())));
             }
-        } else if self.savepoint_sent.load(Ordering::Acquire) {
-            group.roll_back_first = true;
+        } else if let Some(savepoint) = *lock(&self.savepoint) {
+            group.roll_back_first = Some(savepoint);
         }
     }
 }
@@ -403,6 +473,13 @@ impl Drop for Closer {
             }
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while holding these locks; the value is still whole.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Counts a writer waiting for its turn while it exists.

@@ -14,7 +14,7 @@ use sea_orm::{
 };
 
 use super::batch;
-use super::group::{self, Member, Writer};
+use super::group::{Member, Writer};
 
 /// How long a SQLite writer waits for its turn, in the process's queue and
 /// then in SQLite's busy handler.
@@ -99,20 +99,20 @@ impl WriteTransaction {
         let held = held_back
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !member.savepoint_sent.load(Ordering::Acquire) && held.is_empty() {
+        if !member.has_begun() && held.is_empty() {
             drop(txn);
             return member.leave().await;
         }
-        let mut statements = opening(&member);
-        statements.extend(held);
-        statements.push(Statement::from_string(
-            DatabaseBackend::Sqlite,
-            group::RELEASE,
-        ));
-        if let Err(err) = txn.execute_raw(batch::join(statements)).await {
-            drop(txn);
-            drop(member);
-            return Err(err);
+        // Its savepoint is released by the next writer's first statement
+        // or by the group's commit, so only held-back inserts go out here.
+        if !held.is_empty() {
+            let mut statements = opening(&member);
+            statements.extend(held);
+            if let Err(err) = txn.execute_raw(batch::join(statements)).await {
+                drop(txn);
+                drop(member);
+                return Err(err);
+            }
         }
         member.finish(txn).await
     }
@@ -205,17 +205,15 @@ impl WriteTransaction {
     }
 }
 
-/// The member's savepoint, once: from here its work may be in the group's
-/// transaction, so leaving without committing must undo it.
+/// The member's savepoint (after releasing the one before it), once: from
+/// here its work may be in the group's transaction, so leaving without
+/// committing must undo it.
 fn opening(member: &Member) -> Vec<Statement> {
-    if member.savepoint_sent.swap(true, Ordering::AcqRel) {
-        Vec::new()
-    } else {
-        vec![Statement::from_string(
-            DatabaseBackend::Sqlite,
-            group::SAVEPOINT,
-        )]
-    }
+    member
+        .opening()
+        .into_iter()
+        .map(|sql| Statement::from_string(DatabaseBackend::Sqlite, sql))
+        .collect()
 }
 
 fn not_written() -> DbErr {
@@ -682,5 +680,44 @@ mod tests {
         assert_eq!(reader.await.expect("the reader"), 1);
         third.await.expect("the third writer");
         committing.await.expect("a task").expect("commit");
+    }
+
+    #[tokio::test]
+    async fn writers_before_and_after_one_rolled_back_in_a_group_are_both_kept() {
+        let scratch = scratch(true).await;
+        let db = scratch.db.clone();
+        let first = begin_write_in_group(&db).await.expect("a write");
+        first
+            .insert_later(change("before"))
+            .await
+            .expect("held back");
+        let undone = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let txn = begin_write_in_group(&db).await.expect("the second writer");
+                txn.insert_later(change("undone")).await.expect("held back");
+                assert_eq!(count(&txn, "undone").await, 1);
+            }
+        });
+        until_waiting(&db, 1).await;
+        let after = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let txn = begin_write_in_group(&db).await.expect("the third writer");
+                txn.insert_later(change("after")).await.expect("held back");
+                // Joining, it undid the second writer's work first.
+                assert_eq!(count(&txn, "undone").await, 0);
+                assert_eq!(count(&txn, "before").await, 1);
+                txn.commit().await.expect("commit");
+            }
+        });
+        until_waiting(&db, 2).await;
+        let committing = tokio::spawn(first.commit());
+        undone.await.expect("the second writer");
+        after.await.expect("the third writer");
+        committing.await.expect("a task").expect("commit");
+        assert_eq!(count(&db, "before").await, 1);
+        assert_eq!(count(&db, "undone").await, 0);
+        assert_eq!(count(&db, "after").await, 1);
     }
 }
