@@ -173,7 +173,7 @@ impl Writer {
     /// The open group, first undoing a departed writer's work, or a new one.
     /// Called with the turn held.
     async fn open_group(
-        &self,
+        self: &Arc<Self>,
         db: &DatabaseConnection,
         shared: bool,
     ) -> Result<(u64, Arc<DatabaseTransaction>), DbErr> {
@@ -186,23 +186,23 @@ impl Writer {
                 tracing::error!(error = %err, "a write group did not commit");
             }
         }
-        let open = self.state().as_mut().map(|group| {
-            let roll_back = group.roll_back_first.take();
-            (group.id, group.txn.clone(), roll_back)
-        });
-        if let Some((id, txn, roll_back)) = open {
-            let Some(savepoint) = roll_back else {
-                return Ok((id, txn));
-            };
-            match txn.execute_unprepared(savepoint.roll_back()).await {
-                Ok(_) => return Ok((id, txn)),
-                Err(err) => {
-                    // The transaction is not as its members left it: none of
-                    // them may be acknowledged.
-                    drop(txn);
-                    self.end(id, Err(err)).await;
-                }
-            }
+        let departed = self
+            .state()
+            .as_ref()
+            .filter(|group| group.roll_back_first.is_some())
+            .map(|group| group.id);
+        if let Some(id) = departed {
+            // In a task of its own: a request going away part way through
+            // must not leave the departed writer's work in the group.
+            let writer = self.clone();
+            let _ = tokio::spawn(async move { writer.undo_departed(id).await }).await;
+        }
+        let open = self
+            .state()
+            .as_ref()
+            .map(|group| (group.id, group.txn.clone()));
+        if let Some(open) = open {
+            return Ok(open);
         }
         let txn = db
             .begin_with_options(TransactionOptions {
@@ -226,9 +226,45 @@ impl Writer {
         Ok((id, txn))
     }
 
+    /// Rolls group `id` back to the savepoint of a writer that left without
+    /// committing. If that fails, the transaction is not as its members
+    /// left it, and none of them may be acknowledged: the group ends.
+    async fn undo_departed(&self, id: u64) {
+        let departed = self
+            .state()
+            .as_ref()
+            .filter(|group| group.id == id)
+            .and_then(|group| Some((group.txn.clone(), group.roll_back_first?)));
+        let Some((txn, savepoint)) = departed else {
+            return;
+        };
+        let undone = txn.execute_unprepared(savepoint.roll_back()).await;
+        drop(txn);
+        match undone {
+            // Cleared only once it has run.
+            Ok(_) => {
+                if let Some(group) = self.state().as_mut().filter(|group| group.id == id) {
+                    group.roll_back_first = None;
+                }
+            }
+            Err(err) => self.end(id, Err(err)).await,
+        }
+    }
+
     /// Commits group `id` if it is still open, with the turn held, and tells
-    /// its members.
-    async fn close(&self, id: u64) -> Result<(), DbErr> {
+    /// its members; in a task of its own, so that the request that happens
+    /// to close the group going away cannot stop its commit half way.
+    async fn close(self: &Arc<Self>, id: u64) -> Result<(), DbErr> {
+        let writer = self.clone();
+        // Answered as its other members are: the commit was not this
+        // writer's doing alone.
+        match tokio::spawn(async move { writer.commit_group(id).await }).await {
+            Ok(result) => result.map_err(|err| failed(&err.to_string())),
+            Err(err) => Err(failed(&err.to_string())),
+        }
+    }
+
+    async fn commit_group(&self, id: u64) -> Result<(), DbErr> {
         let group = {
             let mut state = self.state();
             match state.as_ref() {
@@ -440,24 +476,35 @@ impl Closer {
                 result
             }
             Ok(Err(_)) => Err(DbErr::Custom("the SQLite write queue is closed".to_owned())),
-            // Still armed: the group is closed in this member's place.
-            Err(_) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
+            Err(_) => {
+                // The turn is slow to come back, but this member's work is
+                // in the group and will be committed or not: a task closes
+                // the group in its place, and it answers with how that went.
+                self.armed = false;
+                self.close_later();
+                match tokio::time::timeout(
+                    super::write::WRITE_TURN_TIMEOUT,
+                    outcome.wait_for(Option::is_some),
+                )
+                .await
+                {
+                    Ok(Ok(seen)) => settled(seen.clone()),
+                    Ok(Err(_)) => Err(ended()),
+                    Err(_) => Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)),
+                }
+            }
         }
     }
-}
 
-impl Drop for Closer {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
+    /// Leaves a task to commit the group once the turn comes.
+    fn close_later(&self) {
         let writer = self.writer.clone();
         let id = self.id;
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
                     if let Ok(turn) = writer.turn.clone().acquire_owned().await {
-                        if let Err(err) = writer.close(id).await {
+                        if let Err(err) = writer.commit_group(id).await {
                             tracing::error!(error = %err, "a write group did not commit");
                         }
                         drop(turn);
@@ -471,6 +518,14 @@ impl Drop for Closer {
                     state.take();
                 }
             }
+        }
+    }
+}
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        if self.armed {
+            self.close_later();
         }
     }
 }
@@ -504,11 +559,15 @@ impl Drop for Waiting<'_> {
 fn settled(outcome: Outcome) -> Result<(), DbErr> {
     match outcome {
         Some(Ok(())) => Ok(()),
-        Some(Err(why)) => Err(DbErr::Conn(RuntimeErr::Internal(format!(
-            "the shared commit failed: {why}"
-        )))),
+        Some(Err(why)) => Err(failed(&why)),
         None => Err(ended()),
     }
+}
+
+fn failed(why: &str) -> DbErr {
+    DbErr::Conn(RuntimeErr::Internal(format!(
+        "the shared commit failed: {why}"
+    )))
 }
 
 fn ended() -> DbErr {

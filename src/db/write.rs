@@ -79,6 +79,11 @@ impl WriteTransaction {
             unconfirmed,
             member,
         } = self;
+        // Bound again so that, dropped part way (the request gone), the
+        // handle on the group's transaction goes before the member gives
+        // the turn back (locals drop in reverse order).
+        let member = member;
+        let txn = txn;
         let Some(member) = member else {
             if unconfirmed.load(Ordering::Acquire) > 0 {
                 return Err(not_written());
