@@ -130,10 +130,7 @@ impl Writer {
     }
 
     fn state(&self) -> MutexGuard<'_, Option<Group>> {
-        // Nothing panics while holding the lock; a poisoned state is still whole.
-        self.group
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.group)
     }
 
     /// Waits up to `wait` for the file's turn, then joins the open group or
@@ -247,7 +244,7 @@ impl Writer {
                     group.roll_back_first = None;
                 }
             }
-            Err(err) => self.end(id, Err(err)).await,
+            Err(err) => self.end(id, err.to_string()),
         }
     }
 
@@ -265,14 +262,7 @@ impl Writer {
     }
 
     async fn commit_group(&self, id: u64) -> Result<(), DbErr> {
-        let group = {
-            let mut state = self.state();
-            match state.as_ref() {
-                Some(group) if group.id == id => state.take(),
-                _ => None,
-            }
-        };
-        let Some(group) = group else {
+        let Some(group) = self.take(id) else {
             return Ok(());
         };
         let Group {
@@ -298,22 +288,20 @@ impl Writer {
         result
     }
 
-    /// Ends group `id` without committing (rolled back when its transaction
-    /// is dropped), telling its members why.
-    async fn end(&self, id: u64, why: Result<(), DbErr>) {
-        let group = {
-            let mut state = self.state();
-            match state.as_ref() {
-                Some(group) if group.id == id => state.take(),
-                _ => None,
-            }
-        };
-        if let Some(group) = group {
-            let why = match why {
-                Ok(()) => "the group was rolled back".to_owned(),
-                Err(err) => err.to_string(),
-            };
+    /// Ends group `id` without committing (rolled back when the last
+    /// handle on its transaction is dropped), telling its members why.
+    fn end(&self, id: u64, why: String) {
+        if let Some(group) = self.take(id) {
             group.outcome.send_replace(Some(Err(why)));
+        }
+    }
+
+    /// Group `id`, out of the state, if it is the open one.
+    fn take(&self, id: u64) -> Option<Group> {
+        let mut state = self.state();
+        match state.as_ref() {
+            Some(group) if group.id == id => state.take(),
+            _ => None,
         }
     }
 
@@ -418,20 +406,24 @@ impl Drop for Member {
         if self.done {
             return;
         }
-        let mut state = self.writer.state();
-        let Some(group) = state.as_mut().filter(|group| group.id == self.group_id) else {
-            return;
-        };
-        if group.members == 0 {
-            // Nobody waits on the group: it ends here, rolled back when the
-            // last handle on its transaction is dropped.
-            if let Some(group) = state.take() {
-                group
-                    .outcome
-                    .send_replace(Some(Err("the group was rolled back".to_owned())));
+        let nobody_waits = {
+            let mut state = self.writer.state();
+            let Some(group) = state.as_mut().filter(|group| group.id == self.group_id) else {
+                return;
+            };
+            if group.members == 0 {
+                true
+            } else {
+                if let Some(savepoint) = *lock(&self.savepoint) {
+                    group.roll_back_first = Some(savepoint);
+                }
+                false
             }
-        } else if let Some(savepoint) = *lock(&self.savepoint) {
-            group.roll_back_first = Some(savepoint);
+        };
+        if nobody_waits {
+            // The group ends here, rolled back.
+            self.writer
+                .end(self.group_id, "the group was rolled back".to_owned());
         }
     }
 }
@@ -511,13 +503,8 @@ impl Closer {
                     }
                 });
             }
-            // No runtime to close it on: its members cannot be answered.
-            Err(_) => {
-                let mut state = writer.state();
-                if state.as_ref().is_some_and(|group| group.id == id) {
-                    state.take();
-                }
-            }
+            // No runtime to close it on: its members are told it ended.
+            Err(_) => writer.end(id, "no runtime to commit the group on".to_owned()),
         }
     }
 }
@@ -530,7 +517,7 @@ impl Drop for Closer {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while holding these locks; the value is still whole.
     mutex
         .lock()

@@ -14,7 +14,7 @@ use sea_orm::{
 };
 
 use super::batch;
-use super::group::{Member, Writer};
+use super::group::{self, Member, Writer};
 
 /// How long a SQLite writer waits for its turn, in the process's queue and
 /// then in SQLite's busy handler.
@@ -70,8 +70,9 @@ impl WriteTransaction {
     }
 
     /// Makes the transaction's work durable. On SQLite the held-back
-    /// inserts and the savepoint's release go in one round trip, then this
-    /// waits for the group's commit.
+    /// inserts go out (its savepoint is released by the next writer's first
+    /// statement or by the group's commit), then this waits for the
+    /// group's commit. Failing, the member's work is undone as it goes.
     pub async fn commit(self) -> Result<(), DbErr> {
         let WriteTransaction {
             txn,
@@ -79,28 +80,21 @@ impl WriteTransaction {
             unconfirmed,
             member,
         } = self;
-        // Bound again so that, dropped part way (the request gone), the
-        // handle on the group's transaction goes before the member gives
-        // the turn back (locals drop in reverse order).
+        // Bound again so that on every way out, the request gone part way
+        // included, the handle on the group's transaction is dropped before
+        // the member gives the turn back (locals drop in reverse order):
+        // whoever commits the group next needs the only one.
         let member = member;
         let txn = txn;
+        if unconfirmed.load(Ordering::Acquire) > 0 {
+            return Err(not_written());
+        }
         let Some(member) = member else {
-            if unconfirmed.load(Ordering::Acquire) > 0 {
-                return Err(not_written());
-            }
             let txn = Arc::try_unwrap(txn).map_err(|_| {
                 DbErr::Custom("a write transaction was still in use at commit".to_owned())
             })?;
             return txn.commit().await;
         };
-        // The handle on the group's transaction goes before the member gives
-        // the turn back: whoever commits the group next needs the only one.
-        if unconfirmed.load(Ordering::Acquire) > 0 {
-            drop(txn);
-            // Its work is undone as the member goes.
-            drop(member);
-            return Err(not_written());
-        }
         let held = held_back
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -108,16 +102,10 @@ impl WriteTransaction {
             drop(txn);
             return member.leave().await;
         }
-        // Its savepoint is released by the next writer's first statement
-        // or by the group's commit, so only held-back inserts go out here.
         if !held.is_empty() {
             let mut statements = opening(&member);
             statements.extend(held);
-            if let Err(err) = txn.execute_raw(batch::join(statements)).await {
-                drop(txn);
-                drop(member);
-                return Err(err);
-            }
+            txn.execute_raw(batch::join(statements)).await?;
         }
         member.finish(txn).await
     }
@@ -203,10 +191,7 @@ impl WriteTransaction {
     }
 
     fn held(&self) -> std::sync::MutexGuard<'_, Vec<Statement>> {
-        // Nothing panics while holding the lock; a poisoned list is still whole.
-        self.held_back
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        group::lock(&self.held_back)
     }
 }
 
@@ -519,6 +504,13 @@ mod tests {
         assert_eq!(count(&scratch.db, "after").await, 0);
     }
 
+    /// A grouped writer holding the turn, with one row of `kind` held back.
+    async fn grouped_writer_with(db: &DatabaseConnection, kind: &str) -> WriteTransaction {
+        let txn = begin_write_in_group(db).await.expect("a write");
+        txn.insert_later(change(kind)).await.expect("held back");
+        txn
+    }
+
     /// Waits until a writer queues behind the current one.
     async fn until_someone_waits(db: &DatabaseConnection) {
         until_waiting(db, 1).await;
@@ -561,8 +553,7 @@ mod tests {
     async fn a_writer_rolled_back_in_a_group_leaves_the_others_work_to_commit() {
         let scratch = scratch(true).await;
         let db = scratch.db.clone();
-        let first = begin_write_in_group(&db).await.expect("a write");
-        first.insert_later(change("kept")).await.expect("held back");
+        let first = grouped_writer_with(&db, "kept").await;
         let second = tokio::spawn({
             let db = db.clone();
             async move {
@@ -590,11 +581,7 @@ mod tests {
     async fn a_group_whose_waiting_writer_went_away_is_still_committed() {
         let scratch = scratch(true).await;
         let db = scratch.db.clone();
-        let first = begin_write_in_group(&db).await.expect("a write");
-        first
-            .insert_later(change("orphan"))
-            .await
-            .expect("held back");
+        let first = grouped_writer_with(&db, "orphan").await;
         let (taken, turn_taken) = tokio::sync::oneshot::channel();
         let (release, released) = tokio::sync::oneshot::channel::<()>();
         let second = tokio::spawn({
@@ -629,11 +616,7 @@ mod tests {
     async fn a_writer_alone_commits_the_open_group_before_it_begins() {
         let scratch = scratch(true).await;
         let db = scratch.db.clone();
-        let grouped = begin_write_in_group(&db).await.expect("a write");
-        grouped
-            .insert_later(change("grouped"))
-            .await
-            .expect("held back");
+        let grouped = grouped_writer_with(&db, "grouped").await;
         let alone = tokio::spawn({
             let db = db.clone();
             async move {
@@ -656,8 +639,7 @@ mod tests {
     async fn a_grouped_writer_that_only_read_waits_for_the_commit_of_what_it_read() {
         let scratch = scratch(true).await;
         let db = scratch.db.clone();
-        let first = begin_write_in_group(&db).await.expect("a write");
-        first.insert_later(change("read")).await.expect("held back");
+        let first = grouped_writer_with(&db, "read").await;
         let reader = tokio::spawn({
             let db = db.clone();
             async move {
@@ -691,11 +673,7 @@ mod tests {
     async fn writers_before_and_after_one_rolled_back_in_a_group_are_both_kept() {
         let scratch = scratch(true).await;
         let db = scratch.db.clone();
-        let first = begin_write_in_group(&db).await.expect("a write");
-        first
-            .insert_later(change("before"))
-            .await
-            .expect("held back");
+        let first = grouped_writer_with(&db, "before").await;
         let undone = tokio::spawn({
             let db = db.clone();
             async move {
