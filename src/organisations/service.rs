@@ -53,6 +53,18 @@ pub enum Resolution {
 /// Resolves what someone typed: an ODS code or exact name picks one
 /// organisation; otherwise the matches are offered to choose from.
 pub async fn resolve(conn: &impl ConnectionTrait, text: &str) -> Result<Resolution, DbErr> {
+    // An ODS code is found by its index rather than by reading every name
+    // (and cannot be crowded out of the matches by names containing it).
+    let code = text.trim().to_uppercase();
+    if (1..=20).contains(&code.len()) && code.chars().all(|c| c.is_ascii_alphanumeric()) {
+        let found = organisations::Entity::find()
+            .filter(organisations::Column::OdsCode.eq(code))
+            .one(conn)
+            .await?;
+        if let Some(org) = found {
+            return Ok(Resolution::One(org));
+        }
+    }
     let matches = search(conn, text, MAX_MATCHES).await?;
     let upper = text.trim().to_uppercase();
     let lower = text.trim().to_lowercase();

@@ -1,10 +1,10 @@
 //! Best-practice reports: who may see them, confidentiality, the register,
 //! the workflow and "My submissions".
 
-use entity::reports;
+use entity::{organisations, reports};
 use hub::auth::domain::Role;
 use reqwest::Method;
-use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, Set};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
@@ -165,6 +165,26 @@ async fn the_organisation_must_be_in_the_register() {
     by_name["organisation"] = json!("west suffolk nhs foundation trust");
     let created = create_report(&app, &token, &by_name).await;
     assert_eq!(created["organisation"]["ods_code"], "RGR");
+
+    // An ODS code finds its organisation however many names contain it
+    // ("RTH" is in every "North ...").
+    for n in 0..25 {
+        let now = chrono::Utc::now();
+        organisations::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            name: Set(format!("Aaa North Example Trust {n}")),
+            kind: Set("trust".to_owned()),
+            ods_code: Set(Some(format!("ZN{n}"))),
+            note: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&app.db)
+        .await
+        .expect("organisation");
+    }
+    let by_code = create_report(&app, &token, &report_body("EPR")).await;
+    assert_eq!(by_code["organisation"]["ods_code"], "RTH");
     app.stop().await;
 }
 
