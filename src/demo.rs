@@ -105,7 +105,7 @@ async fn content(state: &AppState) -> anyhow::Result<()> {
             .validate(&active)
             .map_err(|e| anyhow::anyhow!("demo idea invalid: {e:?}"))?;
         created.push(
-            ideas::create(&state.db, author, new, None, DEMO_HAS_NO_LIMIT)
+            ideas::create(&state.db, author, new, &active, None, DEMO_HAS_NO_LIMIT)
                 .await
                 .map_err(fail)?
                 .id(),

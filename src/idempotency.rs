@@ -98,12 +98,12 @@ pub async fn remember(
 
 /// When a create with a key failed because a concurrent request with the
 /// same key won (a unique-key violation), answers as that request did.
-pub async fn settle(
+pub async fn settle<T>(
     db: &sea_orm::DatabaseConnection,
     user_id: Uuid,
     key: Option<&IdempotencyKey>,
-    result: Result<Created, AppError>,
-) -> Result<Created, AppError> {
+    result: Result<Created<T>, AppError>,
+) -> Result<Created<T>, AppError> {
     match (result, key) {
         (Err(err), Some(key)) => match replay(db, user_id, key).await {
             Ok(Some(id)) => Ok(Created::Replayed(id)),
@@ -113,17 +113,31 @@ pub async fn settle(
     }
 }
 
-/// The result of a create that may have been a replay.
+/// The result of a create that may have been a replay: what the create
+/// made (its id, or the item as written, so that it need not be read back),
+/// or the id of the item the first request made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Created {
-    New(Uuid),
+pub enum Created<T = Uuid> {
+    New(T),
     Replayed(Uuid),
 }
 
-impl Created {
-    pub fn id(self) -> Uuid {
+/// Something a create made, known by its id.
+pub trait Identified {
+    fn id(&self) -> Uuid;
+}
+
+impl Identified for Uuid {
+    fn id(&self) -> Uuid {
+        *self
+    }
+}
+
+impl<T: Identified> Created<T> {
+    pub fn id(&self) -> Uuid {
         match self {
-            Created::New(id) | Created::Replayed(id) => id,
+            Created::New(made) => made.id(),
+            Created::Replayed(id) => *id,
         }
     }
 }

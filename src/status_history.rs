@@ -44,6 +44,18 @@ pub async fn history(
         .collect())
 }
 
+/// The entry a new item starts its history with, as `record` writes it for
+/// a submission and `history` reads it back.
+pub fn first_entry(to: &str, at: DateTime<Utc>) -> StatusEntry {
+    StatusEntry {
+        from: None,
+        to: to.to_owned(),
+        note: String::new(),
+        note_html: crate::markdown::render(""),
+        at,
+    }
+}
+
 /// A change to record: `from` is None for the first entry, made on submission.
 pub struct Change<'a> {
     pub subject_type: &'a str,

@@ -430,11 +430,17 @@ pub async fn import(
             .insert(&txn)
             .await?;
             let answers = responding::stored_answers(view, &row.input);
-            responding::store_answers(&txn, response.id, &answers).await?;
+            // Made just now: no words yet.
+            let mut words = responding::ResponseDetail {
+                response,
+                answers: HashMap::new(),
+                comments: Vec::new(),
+            };
+            responding::store_answers(&txn, &mut words, &answers).await?;
             for (anchor, title, body) in &row.comments {
                 responding::store_comment(
                     &txn,
-                    &response,
+                    &mut words,
                     view.document.number,
                     anchor,
                     title,
@@ -442,7 +448,7 @@ pub async fn import(
                 )
                 .await?;
             }
-            audit::changed(&txn, responding::SUBJECT, response.id).await?;
+            audit::changed(&txn, responding::SUBJECT, words.response.id).await?;
         }
         audit::record(
             &txn,

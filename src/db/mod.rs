@@ -48,6 +48,14 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
+/// The time now as the database keeps it (PostgreSQL to the microsecond),
+/// for rows that are answered from what was written rather than read back
+/// and claims compared with what is stored: both then show the same time.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}
+
 /// Row locks where the database has them (SQLite serialises writers anyway).
 pub fn locked<E: sea_orm::EntityTrait>(
     txn: &impl ConnectionTrait,

@@ -424,14 +424,18 @@ impl IdeasApi {
             &state.db,
             user,
             new,
+            &themes,
             key.as_ref(),
             state.settings.submissions_per_hour,
         )
         .await?;
-        let detail = service::find(&state.db, created.id()).await?;
+        let detail = match created {
+            Created::New(detail) => detail,
+            Created::Replayed(id) => service::find(&state.db, id).await?,
+        };
         Ok(CreateIdeaResponse::Created(
             Json(Idea::from(&detail)),
-            format!("/api/v1/ideas/{}", created.id()),
+            format!("/api/v1/ideas/{}", detail.card.idea.id),
         ))
     }
 

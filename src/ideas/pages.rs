@@ -223,13 +223,13 @@ pub async fn new_submit(
     }
     let key = IdempotencyKey::parse(Some(&submission_key), "create-idea", &form)?;
     let limit = state.settings.submissions_per_hour;
-    let created = match service::create(&state.db, user, new, key.as_ref(), limit).await {
+    let created = match service::create(&state.db, user, new, &active, key.as_ref(), limit).await {
         // The same form sent again after changing it: treat it as a new idea.
         Err(AppError::Conflict(_)) => {
             let key =
                 IdempotencyKey::parse(Some(&Uuid::now_v7().to_string()), "create-idea", &form)?;
             let new = form.validate(&active).map_err(AppError::Validation)?;
-            service::create(&state.db, user, new, key.as_ref(), limit).await
+            service::create(&state.db, user, new, &active, key.as_ref(), limit).await
         }
         other => other,
     };

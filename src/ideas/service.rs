@@ -209,26 +209,36 @@ pub async fn find(conn: &impl ConnectionTrait, id: Uuid) -> Result<IdeaDetail, A
 }
 
 /// Submits an idea. With a key, a retry (even a concurrent one) returns
-/// the idea the first request created.
+/// the idea the first request created. A new idea comes back as written:
+/// `themes` are the ones offered (as `new` was checked against), and its
+/// author is the one submitting it.
 #[tracing::instrument(skip_all)]
 pub async fn create(
     db: &DatabaseConnection,
     author: &users::Model,
     new: NewIdea,
+    themes: &[themes::Model],
     key: Option<&IdempotencyKey>,
     hourly_limit: i32,
-) -> Result<Created, AppError> {
-    let result = insert(db, author, new, key, hourly_limit).await;
+) -> Result<Created<IdeaDetail>, AppError> {
+    let result = insert(db, author, new, themes, key, hourly_limit).await;
     idempotency::settle(db, author.id, key, result).await
+}
+
+impl idempotency::Identified for IdeaDetail {
+    fn id(&self) -> Uuid {
+        self.card.idea.id
+    }
 }
 
 async fn insert(
     db: &DatabaseConnection,
     author: &users::Model,
     new: NewIdea,
+    offered: &[themes::Model],
     key: Option<&IdempotencyKey>,
     hourly_limit: i32,
-) -> Result<Created, AppError> {
+) -> Result<Created<IdeaDetail>, AppError> {
     let txn = crate::db::begin_write_in_group(db).await?;
     if let Some(key) = key
         && let Some(id) = idempotency::replay(&txn, author.id, key).await?
@@ -237,33 +247,34 @@ async fn insert(
         txn.commit().await?;
         return Ok(Created::Replayed(id));
     }
-    let now = Utc::now();
-    let id = Uuid::now_v7();
-    let status = IdeaStatus::Submitted.as_str();
+    let now = crate::db::now();
+    let status = IdeaStatus::Submitted;
     let beneficiaries = beneficiaries_to_column(&new.beneficiaries);
     let after = json!({
         "title": new.title,
         "themes": new.theme_ids,
         "beneficiaries": beneficiaries,
-        "status": status,
+        "status": status.as_str(),
     });
-    txn.insert_later(ideas::ActiveModel {
-        id: Set(id),
-        author_id: Set(Some(author.id)),
-        title: Set(new.title),
-        description: Set(new.description),
-        beneficiaries: Set(beneficiaries),
-        expected_impact: Set(new.expected_impact),
-        status: Set(status.to_owned()),
-        duplicate_of: Set(None),
-        support_count: Set(0),
-        comment_count: Set(0),
-        version: Set(1),
-        assignee_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    })
-    .await?;
+    let idea = ideas::Model {
+        id: Uuid::now_v7(),
+        author_id: Some(author.id),
+        title: new.title,
+        description: new.description,
+        beneficiaries,
+        expected_impact: new.expected_impact,
+        status: status.as_str().to_owned(),
+        duplicate_of: None,
+        support_count: 0,
+        comment_count: 0,
+        version: 1,
+        assignee_id: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let id = idea.id;
+    txn.insert_later(ideas::ActiveModel::from(idea.clone()).reset_all())
+        .await?;
     txn.insert_many_later(
         new.theme_ids
             .iter()
@@ -279,7 +290,7 @@ async fn insert(
             subject_type: SUBJECT,
             subject_id: id,
             from: None,
-            to: status,
+            to: status.as_str(),
             note: "",
             actor: author.id,
             at: now,
@@ -305,7 +316,23 @@ async fn insert(
     // Last: see count_submission.
     crate::auth::rate_limit::count_submission(&txn, author.id, hourly_limit).await?;
     txn.commit().await?;
-    Ok(Created::New(id))
+    // Offered themes are in the board's order, as `cards` sorts them.
+    let themes = offered
+        .iter()
+        .filter(|t| new.theme_ids.contains(&t.id))
+        .cloned()
+        .collect();
+    Ok(Created::New(IdeaDetail {
+        card: IdeaCard {
+            status,
+            beneficiaries: beneficiaries_from_column(&idea.beneficiaries),
+            author: Some(Person::from(author)),
+            themes,
+            idea,
+        },
+        history: vec![status_history::first_entry(status.as_str(), now)],
+        duplicate_of: None,
+    }))
 }
 
 /// Ideas like a draft, most alike first (1.0 for the closest, the rest

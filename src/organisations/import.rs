@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::{organisation_imports, organisations};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -476,10 +476,9 @@ pub fn upload_fingerprint(file_name: &str, kind: &str, bytes: &[u8]) -> impl Ser
 }
 
 /// Timestamps written by an import are also its claim on the work (see
-/// `claim` and `still_ours`), so they must read back exactly as written:
-/// PostgreSQL keeps microseconds.
+/// `claim` and `still_ours`), so they must read back exactly as written.
 fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
+    crate::db::now()
 }
 
 /// Whether the import starts at once in this process (the command line) or

@@ -16,7 +16,7 @@ use crate::auth::caller::Caller;
 use crate::auth::policy::{self, Permission};
 use crate::error::AppError;
 use crate::ideas::api::{PersonOut, StatusHistoryEntry};
-use crate::idempotency::IdempotencyKey;
+use crate::idempotency::{Created, IdempotencyKey};
 use crate::pagination::{self, Cursor};
 use crate::status_history::StatusEntry;
 
@@ -263,10 +263,13 @@ impl ReportsApi {
             state.settings.submissions_per_hour,
         )
         .await?;
-        let (view, history) = service::find(&state.db, &caller, created.id()).await?;
+        let (view, history) = match created {
+            Created::New(made) => (made.view, made.history),
+            Created::Replayed(id) => service::find(&state.db, &caller, id).await?,
+        };
         Ok(CreateReportResponse::Created(
             Json(Report::from_view(&view, Some(&history))),
-            format!("/api/v1/reports/{}", created.id()),
+            format!("/api/v1/reports/{}", view.report.id),
         ))
     }
 

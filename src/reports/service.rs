@@ -5,8 +5,8 @@ use chrono::Utc;
 use entity::{organisations, reports, users};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -113,7 +113,8 @@ pub async fn check(
 }
 
 /// Files a report. With a key, a retry (even a concurrent one) returns the
-/// report the first request created.
+/// report the first request created. A new report comes back as written,
+/// as its reporter sees it.
 #[tracing::instrument(skip_all)]
 pub async fn create(
     db: &DatabaseConnection,
@@ -122,9 +123,21 @@ pub async fn create(
     organisation: &organisations::Model,
     key: Option<&IdempotencyKey>,
     hourly_limit: i32,
-) -> Result<Created, AppError> {
+) -> Result<Created<NewReport>, AppError> {
     let result = insert(db, reporter, report, organisation, key, hourly_limit).await;
     idempotency::settle(db, reporter.id, key, result).await
+}
+
+/// A report as its reporter sees it just after filing it.
+pub struct NewReport {
+    pub view: ReportView,
+    pub history: Vec<StatusEntry>,
+}
+
+impl idempotency::Identified for NewReport {
+    fn id(&self) -> Uuid {
+        self.view.report.id
+    }
 }
 
 async fn insert(
@@ -134,7 +147,7 @@ async fn insert(
     organisation: &organisations::Model,
     key: Option<&IdempotencyKey>,
     hourly_limit: i32,
-) -> Result<Created, AppError> {
+) -> Result<Created<NewReport>, AppError> {
     let txn = crate::db::begin_write_in_group(db).await?;
     if let Some(key) = key
         && let Some(id) = idempotency::replay(&txn, reporter.id, key).await?
@@ -143,43 +156,46 @@ async fn insert(
         txn.commit().await?;
         return Ok(Created::Replayed(id));
     }
-    let now = Utc::now();
-    let id = Uuid::now_v7();
-    let status = ReportStatus::New.as_str();
+    let now = crate::db::now();
+    let status = ReportStatus::New;
+    let category = report.category;
+    let severity = report.severity;
     let after = json!({
         "organisation_id": organisation.id,
         "system_name": report.system_name,
-        "category": report.category.as_str(),
-        "severity": report.severity.as_str(),
+        "category": category.as_str(),
+        "severity": severity.as_str(),
         "confidential": report.confidential,
     });
-    txn.insert_later(reports::ActiveModel {
-        id: Set(id),
-        reporter_id: Set(Some(reporter.id)),
-        organisation_id: Set(organisation.id),
-        system_name: Set(report.system_name),
-        supplier_name: Set(report.supplier_name),
-        category: Set(report.category.as_str().to_owned()),
-        standard_reference: Set(report.standard_reference),
-        severity: Set(report.severity.as_str().to_owned()),
-        patient_impact: Set(report.patient_impact),
-        staff_impact: Set(report.staff_impact),
-        evidence: Set(report.evidence),
-        confidential: Set(report.confidential),
-        status: Set(status.to_owned()),
-        version: Set(1),
-        assignee_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    })
-    .await?;
+    let row = reports::Model {
+        id: Uuid::now_v7(),
+        reporter_id: Some(reporter.id),
+        organisation_id: organisation.id,
+        system_name: report.system_name,
+        supplier_name: report.supplier_name,
+        category: category.as_str().to_owned(),
+        standard_reference: report.standard_reference,
+        severity: severity.as_str().to_owned(),
+        patient_impact: report.patient_impact,
+        staff_impact: report.staff_impact,
+        evidence: report.evidence,
+        confidential: report.confidential,
+        status: status.as_str().to_owned(),
+        version: 1,
+        assignee_id: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let id = row.id;
+    txn.insert_later(reports::ActiveModel::from(row.clone()).reset_all())
+        .await?;
     status_history::record(
         &txn,
         status_history::Change {
             subject_type: SUBJECT,
             subject_id: id,
             from: None,
-            to: status,
+            to: status.as_str(),
             note: "",
             actor: reporter.id,
             at: now,
@@ -205,7 +221,18 @@ async fn insert(
     // Last: see count_submission.
     crate::auth::rate_limit::count_submission(&txn, reporter.id, hourly_limit).await?;
     txn.commit().await?;
-    Ok(Created::New(id))
+    Ok(Created::New(NewReport {
+        view: ReportView {
+            status,
+            category,
+            severity,
+            organisation: Some(organisation.clone()),
+            // Reporters always see themselves on their reports.
+            reporter: Some(Person::from(reporter)),
+            report: row,
+        },
+        history: vec![status_history::first_entry(status.as_str(), now)],
+    }))
 }
 
 async fn views(

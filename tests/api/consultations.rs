@@ -580,6 +580,8 @@ async fn a_draft_is_saved_incomplete_and_submitted_once_complete_with_an_emailed
     assert!(submitted["submitted_at"].is_string());
     assert_eq!(submitted["consent"], "named");
     assert_eq!(submitted["answers"].as_array().map(Vec::len), Some(4));
+    // Answered from what the submission wrote: the same as reading it back.
+    assert_eq!(submitted, app.api_json(&response_path(&c), &supplier).await);
 
     let email = app.wait_for_email(address, 1).await;
     assert!(

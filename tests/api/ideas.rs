@@ -85,6 +85,30 @@ async fn an_idea_is_submitted_and_shown_with_sanitized_markdown_author_and_histo
 }
 
 #[tokio::test]
+async fn a_new_idea_is_answered_exactly_as_it_reads_back() {
+    let app = spawn_app().await;
+    let token = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    let mut body = idea_body("Answered as stored");
+    // Chosen out of the board's order, which the answer must still show.
+    body["themes"] = json!(["procurement", "interoperability", "cyber-security"]);
+    body["beneficiaries"] = json!(["system", "patients"]);
+    let created = create_idea(&app, &token, &body).await;
+    let slugs: Vec<&str> = created["themes"]
+        .as_array()
+        .expect("themes")
+        .iter()
+        .filter_map(|t| t["slug"].as_str())
+        .collect();
+    assert_eq!(slugs, ["interoperability", "cyber-security", "procurement"]);
+    let id = created["id"].as_str().expect("id");
+    let read = app.api_json(&format!("/api/v1/ideas/{id}"), &token).await;
+    assert_eq!(created, read);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn an_empty_idea_is_refused_with_an_error_for_every_field() {
     let app = spawn_app().await;
     let token = app

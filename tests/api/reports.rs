@@ -90,6 +90,26 @@ async fn reports_are_seen_only_by_the_board_and_their_reporter() {
 }
 
 #[tokio::test]
+async fn a_new_report_is_answered_exactly_as_it_reads_back() {
+    let app = spawn_app().await;
+    let reporter = app
+        .api_token_for("nurse@example.nhs.uk", Role::Contributor)
+        .await;
+    for confidential in [true, false] {
+        let mut body = report_body("Answered as stored");
+        body["confidential"] = json!(confidential);
+        let created = create_report(&app, &reporter, &body).await;
+        assert!(created["reporter"]["name"].is_string(), "{created}");
+        let id = created["id"].as_str().expect("id");
+        let read = app
+            .api_json(&format!("/api/v1/reports/{id}"), &reporter)
+            .await;
+        assert_eq!(created, read);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_confidential_reporter_is_named_to_the_board_only() {
     let app = spawn_app().await;
     let reporter = app

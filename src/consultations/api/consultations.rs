@@ -676,11 +676,8 @@ impl ConsultationsApi {
             .iter()
             .map(|(anchor, text)| (anchor.clone(), text.clone()))
             .collect();
-        responding::save(&state, user, &view, &input, &comments).await?;
-        let found = responding::mine(&state.db, view.consultation.id, user.id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        Ok(Json(my_response(&view, &found)))
+        let saved = responding::save(&state, user, &view, &input, &comments).await?;
+        Ok(Json(my_response(&view, &saved)))
     }
 
     /// Comment on one section of the current version ("" removes the comment)
@@ -699,11 +696,8 @@ impl ConsultationsApi {
     ) -> Result<Json<MyResponse>, ApiError> {
         let user = policy::require(&caller, Permission::Contribute)?;
         let view = authoring::visible_view(&state.db, &caller, &slug.0).await?;
-        responding::save_comment(&state, user, &view, &anchor.0, &body.comment).await?;
-        let found = responding::mine(&state.db, view.consultation.id, user.id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        Ok(Json(my_response(&view, &found)))
+        let saved = responding::save_comment(&state, user, &view, &anchor.0, &body.comment).await?;
+        Ok(Json(my_response(&view, &saved)))
     }
 
     /// Email the caller a link back to their saved response
@@ -751,10 +745,7 @@ impl ConsultationsApi {
             &format!("submit-response:{}", view.consultation.id),
             &(),
         )?;
-        responding::submit(&state, user, &view, key.as_ref()).await?;
-        let found = responding::mine(&state.db, view.consultation.id, user.id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        Ok(Json(my_response(&view, &found)))
+        let submitted = responding::submit(&state, user, &view, key.as_ref()).await?;
+        Ok(Json(my_response(&view, &submitted)))
     }
 }

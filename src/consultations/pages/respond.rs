@@ -362,7 +362,7 @@ pub async fn response_submit(
     let outcome = match responding::save(&state, user, &view, &input, &[]).await {
         // Saving never submits: a response submitted before is changed by it
         // (its receipt sent again when something changed).
-        Ok(saved) if saved.status == "submitted" => Ok("changed=1"),
+        Ok(saved) if saved.response.status == "submitted" => Ok("changed=1"),
         Ok(_) if action == "submit" => responding::submit(&state, user, &view, key.as_ref())
             .await
             .map(|_| "submitted=1"),

@@ -79,15 +79,16 @@ fn response_of(
         .filter(consultation_responses::Column::RespondentId.eq(user.id))
 }
 
-/// The respondent's response row, locked, created as a draft when they have
-/// none (two first saves at once make one draft).
+/// The respondent's response with its words, the row locked, created as a
+/// draft when they have none (two first saves at once make one draft). A
+/// draft made now has no words to read.
 async fn draft_of(
     txn: &WriteTransaction,
     view: &ConsultationView,
     user: &users::Model,
-) -> Result<consultation_responses::Model, AppError> {
+) -> Result<ResponseDetail, AppError> {
     let now = Utc::now();
-    consultation_responses::Entity::insert(consultation_responses::ActiveModel {
+    let made = consultation_responses::Entity::insert(consultation_responses::ActiveModel {
         id: Set(Uuid::now_v7()),
         consultation_id: Set(view.consultation.id),
         respondent_id: Set(Some(user.id)),
@@ -124,56 +125,64 @@ async fn draft_of(
     )
     .exec_without_returning(txn)
     .await?;
-    crate::db::locked(txn, response_of(view, user))
+    let response = crate::db::locked(txn, response_of(view, user))
         .one(txn)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound)?;
+    if made == 0 {
+        return detail(txn, response).await;
+    }
+    Ok(ResponseDetail {
+        response,
+        answers: HashMap::new(),
+        comments: Vec::new(),
+    })
 }
 
-/// Writes answers: new ones added, changed ones replaced, emptied ones
-/// removed. Returns whether anything changed.
+/// Writes answers to a response whose words are `words` as stored: new
+/// ones added, changed ones replaced, emptied ones removed, and `words`
+/// kept as they now stand. Returns whether anything changed.
 pub(in crate::consultations) async fn store_answers(
     txn: &WriteTransaction,
-    response_id: Uuid,
+    words: &mut ResponseDetail,
     answers: &HashMap<Uuid, String>,
 ) -> Result<bool, AppError> {
-    let existing: HashMap<Uuid, consultation_answers::Model> = consultation_answers::Entity::find()
-        .filter(consultation_answers::Column::ResponseId.eq(response_id))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|a| (a.question_id, a))
-        .collect();
-    let now = Utc::now();
+    let now = crate::db::now();
     let mut changed = false;
     for (question_id, value) in answers {
-        match existing.get(question_id) {
+        match words.answers.get(question_id) {
             Some(old) if value.is_empty() => {
                 consultation_answers::Entity::delete_by_id(old.id)
                     .exec(txn)
                     .await?;
+                words.answers.remove(question_id);
                 changed = true;
             }
             Some(old) if old.value != *value => {
                 let mut row: consultation_answers::ActiveModel = old.clone().into();
                 row.value = Set(value.clone());
                 row.updated_at = Set(now);
-                row.update(txn).await?;
+                let stored = row.update(txn).await?;
+                words.answers.insert(*question_id, stored);
                 changed = true;
             }
             Some(_) => {}
             None if value.is_empty() => {}
             None => {
-                txn.insert_later(consultation_answers::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    response_id: Set(response_id),
-                    question_id: Set(*question_id),
-                    value: Set(value.clone()),
-                    redacted_value: Set(None),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                })
+                let answer = consultation_answers::Model {
+                    id: Uuid::now_v7(),
+                    response_id: words.response.id,
+                    question_id: *question_id,
+                    value: value.clone(),
+                    redacted_value: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                txn.insert_later(
+                    consultation_answers::ActiveModel::from(answer.clone()).reset_all(),
+                )
                 .await?;
+                words.answers.insert(*question_id, answer);
                 changed = true;
             }
         }
@@ -181,62 +190,67 @@ pub(in crate::consultations) async fn store_answers(
     Ok(changed)
 }
 
-/// Writes one section comment (an empty text removes it). A changed
-/// comment loses its disposition: the board decided on other words.
-/// Returns whether anything changed.
+/// Writes one section comment (an empty text removes it) as
+/// [`store_answers`] writes answers. A changed comment loses its
+/// disposition: the board decided on other words.
 pub(in crate::consultations) async fn store_comment(
     txn: &WriteTransaction,
-    response: &consultation_responses::Model,
+    words: &mut ResponseDetail,
     version: i32,
     anchor: &str,
     section_title: &str,
     body: &str,
 ) -> Result<bool, AppError> {
-    let existing = section_comments::Entity::find()
-        .filter(section_comments::Column::ResponseId.eq(response.id))
-        .filter(section_comments::Column::VersionNumber.eq(version))
-        .filter(section_comments::Column::Anchor.eq(anchor))
-        .one(txn)
-        .await?;
-    let now = Utc::now();
+    let now = crate::db::now();
+    let existing = words
+        .comments
+        .iter()
+        .position(|c| c.version_number == version && c.anchor == anchor);
     match existing {
-        Some(old) if body.is_empty() => {
+        Some(at) if body.is_empty() => {
+            let old = words.comments.remove(at);
             section_comments::Entity::delete_by_id(old.id)
                 .exec(txn)
                 .await?;
             Ok(true)
         }
-        Some(old) if old.body != body => {
-            let mut row: section_comments::ActiveModel = old.into();
+        Some(at) if words.comments[at].body != body => {
+            let mut row: section_comments::ActiveModel = words.comments[at].clone().into();
             row.body = Set(body.to_owned());
             row.disposition = Set(None);
             row.rationale = Set(String::new());
             row.decided_by = Set(None);
             row.decided_at = Set(None);
             row.updated_at = Set(now);
-            row.update(txn).await?;
+            words.comments[at] = row.update(txn).await?;
             Ok(true)
         }
         Some(_) => Ok(false),
         None if body.is_empty() => Ok(false),
         None => {
-            txn.insert_later(section_comments::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                response_id: Set(response.id),
-                consultation_id: Set(response.consultation_id),
-                version_number: Set(version),
-                anchor: Set(anchor.to_owned()),
-                section_title: Set(section_title.to_owned()),
-                body: Set(body.to_owned()),
-                redacted_body: Set(None),
-                disposition: Set(None),
-                rationale: Set(String::new()),
-                decided_by: Set(None),
-                decided_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            })
-            .await?;
+            let comment = section_comments::Model {
+                id: Uuid::now_v7(),
+                response_id: words.response.id,
+                consultation_id: words.response.consultation_id,
+                version_number: version,
+                anchor: anchor.to_owned(),
+                section_title: section_title.to_owned(),
+                body: body.to_owned(),
+                redacted_body: None,
+                disposition: None,
+                rationale: String::new(),
+                decided_by: None,
+                decided_at: None,
+                created_at: now,
+                updated_at: now,
+            };
+            txn.insert_later(section_comments::ActiveModel::from(comment.clone()).reset_all())
+                .await?;
+            // In the order `detail` reads them.
+            let at = words
+                .comments
+                .partition_point(|c| (c.version_number, c.created_at) <= (version, now));
+            words.comments.insert(at, comment);
             Ok(true)
         }
     }
@@ -244,7 +258,17 @@ pub(in crate::consultations) async fn store_comment(
 
 /// A respondent changed their words: a redaction made of the old words no
 /// longer applies, and the board is to redact again if needed.
-async fn clear_redaction(txn: &WriteTransaction, response_id: Uuid) -> Result<(), AppError> {
+async fn clear_redaction(
+    txn: &WriteTransaction,
+    words: &mut ResponseDetail,
+) -> Result<(), AppError> {
+    let response_id = words.response.id;
+    for answer in words.answers.values_mut() {
+        answer.redacted_value = None;
+    }
+    for comment in &mut words.comments {
+        comment.redacted_body = None;
+    }
     consultation_answers::Entity::update_many()
         .col_expr(
             consultation_answers::Column::RedactedValue,
@@ -288,20 +312,22 @@ struct Edit {
     comments: Vec<(String, String, String)>,
 }
 
-/// Applies a save in one transaction. A draft can be saved after closing
-/// (so nothing typed is lost) but never submitted; a submitted response can
-/// be changed until closing, stays complete, and its receipt is sent again.
+/// Applies a save in one transaction and returns the response as it now
+/// stands. A draft can be saved after closing (so nothing typed is lost)
+/// but never submitted; a submitted response can be changed until closing,
+/// stays complete, and its receipt is sent again.
 async fn write(
     state: &AppState,
     user: &users::Model,
     view: &ConsultationView,
     edit: Edit,
-) -> Result<consultation_responses::Model, AppError> {
+) -> Result<ResponseDetail, AppError> {
     may_respond(&view.consultation, &view.audience, user, false)?;
     let txn = crate::db::begin_write_in_group(&state.db).await?;
     let consultation = fresh(&txn, view.consultation.id).await?;
     may_respond(&consultation, &view.audience, user, false)?;
-    let response = draft_of(&txn, view, user).await?;
+    let mut words = draft_of(&txn, view, user).await?;
+    let response = words.response.clone();
     let submitted = response.status == "submitted";
     if submitted {
         may_respond(&consultation, &view.audience, user, true)?;
@@ -321,34 +347,33 @@ async fn write(
         row.consent.set_if_not_equals(about.consent);
     }
     let details_changed = row.is_changed();
-    let mut words_changed = store_answers(&txn, response.id, &edit.answers).await?;
+    let mut words_changed = store_answers(&txn, &mut words, &edit.answers).await?;
     for (anchor, title, body) in &edit.comments {
         words_changed |=
-            store_comment(&txn, &response, view.document.number, anchor, title, body).await?;
+            store_comment(&txn, &mut words, view.document.number, anchor, title, body).await?;
     }
     if !details_changed && !words_changed {
         // Saving what is already saved changes nothing and sends nothing.
         txn.commit().await?;
-        return Ok(response);
+        return Ok(words);
     }
     if words_changed && response.redaction_reason.is_some() {
-        clear_redaction(&txn, response.id).await?;
+        clear_redaction(&txn, &mut words).await?;
         row.redaction_reason = Set(None);
         row.redacted_by = Set(None);
         row.redacted_at = Set(None);
     }
     row.version = Set(response.version + 1);
     row.updated_at = Set(Utc::now());
-    let saved = row.update(&txn).await?;
+    words.response = row.update(&txn).await?;
     if submitted {
-        let detail = detail(&txn, saved.clone()).await?;
-        check_complete(view, &detail)?;
+        check_complete(view, &words)?;
         after_submission(
             &txn,
             state,
             user,
             view,
-            &detail,
+            &words,
             "consultation_response.changed",
             &response,
         )
@@ -358,7 +383,7 @@ async fn write(
     if submitted {
         state.outbox_ready.notify_one();
     }
-    Ok(saved)
+    Ok(words)
 }
 
 /// Saves the respondent's details, answers and any comments on sections of
@@ -370,7 +395,7 @@ pub async fn save(
     view: &ConsultationView,
     input: &ResponseInput,
     comments: &[(String, String)],
-) -> Result<consultation_responses::Model, AppError> {
+) -> Result<ResponseDetail, AppError> {
     let mut errors = Vec::new();
     let about = check_about(input, &mut errors);
     let answers = check_answers(&view.questions, input, &mut errors);
@@ -399,7 +424,7 @@ pub async fn save_comment(
     view: &ConsultationView,
     anchor: &str,
     body: &str,
-) -> Result<consultation_responses::Model, AppError> {
+) -> Result<ResponseDetail, AppError> {
     let section = view.section(anchor).ok_or(AppError::NotFound)?;
     let mut errors = Vec::new();
     let body = SECTION_COMMENT.check(body, &mut errors).unwrap_or_default();
@@ -420,26 +445,27 @@ pub async fn save_comment(
     .await
 }
 
-/// Submits the respondent's saved response. A retried request with the same
-/// idempotency key answers as the first did, even after closing.
+/// Submits the respondent's saved response and returns it as submitted. A
+/// retried request with the same idempotency key answers as the first did,
+/// even after closing.
 #[tracing::instrument(skip_all)]
 pub async fn submit(
     state: &AppState,
     user: &users::Model,
     view: &ConsultationView,
     key: Option<&IdempotencyKey>,
-) -> Result<consultation_responses::Model, AppError> {
+) -> Result<ResponseDetail, AppError> {
     let txn = crate::db::begin_write_in_group(&state.db).await?;
     if let Some(key) = key
         && let Some(id) = idempotency::replay(&txn, user.id, key).await?
     {
-        let first = consultation_responses::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or(AppError::NotFound)?;
         // Waits for the commit of the request that made it.
         txn.commit().await?;
-        return Ok(first);
+        let first = consultation_responses::Entity::find_by_id(id)
+            .one(&state.db)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        return detail(&state.db, first).await;
     }
     let consultation = fresh(&txn, view.consultation.id).await?;
     may_respond(&consultation, &view.audience, user, true)?;
@@ -481,7 +507,7 @@ pub async fn submit(
         .await?;
     txn.commit().await?;
     state.outbox_ready.notify_one();
-    Ok(saved)
+    Ok(detail)
 }
 
 /// What the audit trail keeps of a response on each side of a change (the
