@@ -541,7 +541,7 @@ async fn a_draft_is_saved_incomplete_and_submitted_once_complete_with_an_emailed
     assert_eq!(draft["status"], "draft");
     assert_eq!(draft["capacity"], "");
     let read: Value = app.api_json(&response_path(&c), &supplier).await;
-    assert_eq!(read["id"], draft["id"]);
+    assert_eq!(read, draft, "a save answers with the response as stored");
     assert_eq!(read["status"], "draft");
     assert_eq!(
         read["answers"],
@@ -697,6 +697,17 @@ async fn section_comments_stay_with_the_version_and_section_they_were_made_on() 
             (2, "Administrative systems too?")
         ]
     );
+    // Each save answers with the response as stored: a comment added,
+    // changed and removed.
+    assert_eq!(mine, app.api_json(&response_path(&c), &reader).await);
+    for text in ["Administrative and clinical systems?", ""] {
+        let resp = comment_on(&app, &reader, &c, "scope", text).await;
+        assert_eq!(resp.status(), 200);
+        let mine: Value = resp.json().await.expect("json");
+        assert_eq!(mine, app.api_json(&response_path(&c), &reader).await);
+    }
+    let mine: Value = app.api_json(&response_path(&c), &reader).await;
+    assert_eq!(mine["comments"].as_array().map(Vec::len), Some(1));
     app.stop().await;
 }
 
@@ -1729,6 +1740,8 @@ async fn a_respondent_changing_their_words_undoes_the_decision_and_the_redaction
 
     let unchanged = comment_on(&app, &token, &c, "scope", "Too broad").await;
     assert_eq!(unchanged.status(), 200);
+    let unchanged: Value = unchanged.json().await.expect("json");
+    assert_eq!(unchanged, app.api_json(&response_path(&c), &token).await);
     let listed: Value = app
         .api_json(
             &format!("/api/v1/consultations/{}/responses", c.slug),
@@ -1743,6 +1756,8 @@ async fn a_respondent_changing_their_words_undoes_the_decision_and_the_redaction
 
     let changed = comment_on(&app, &token, &c, "scope", "Too broad for community trusts").await;
     assert_eq!(changed.status(), 200);
+    let changed: Value = changed.json().await.expect("json");
+    assert_eq!(changed, app.api_json(&response_path(&c), &token).await);
     let listed: Value = app
         .api_json(
             &format!("/api/v1/consultations/{}/responses", c.slug),
