@@ -86,7 +86,8 @@ async fn cards(
                 .filter(|(link, _)| link.idea_id == idea.id)
                 .filter_map(|(_, theme)| theme.clone())
                 .collect();
-            themes.sort_by_key(|t| t.position);
+            // As `themes::list` orders them.
+            themes.sort_by(|a, b| (a.position, &a.name).cmp(&(b.position, &b.name)));
             IdeaCard {
                 status: status_of(&idea),
                 beneficiaries: beneficiaries_from_column(&idea.beneficiaries),

@@ -708,6 +708,20 @@ async fn section_comments_stay_with_the_version_and_section_they_were_made_on() 
     }
     let mine: Value = app.api_json(&response_path(&c), &reader).await;
     assert_eq!(mine["comments"].as_array().map(Vec::len), Some(1));
+    // Several comments made in one save, in the order they read back.
+    let saved = save(
+        &app,
+        &reader,
+        &c,
+        &json!({ "comments": {
+            "token-lifetimes": "Eight hours at least",
+            "refresh-tokens": "Rotate them",
+            "scope": "Community trusts too",
+        } }),
+    )
+    .await;
+    assert_eq!(saved["comments"].as_array().map(Vec::len), Some(4));
+    assert_eq!(saved, app.api_json(&response_path(&c), &reader).await);
     app.stop().await;
 }
 

@@ -124,6 +124,8 @@ pub async fn detail(
         .filter(section_comments::Column::ResponseId.eq(response.id))
         .order_by_asc(section_comments::Column::VersionNumber)
         .order_by_asc(section_comments::Column::CreatedAt)
+        // Comments made in one save share their time.
+        .order_by_asc(section_comments::Column::Id)
         .all(conn)
         .await?;
     Ok(ResponseDetail {

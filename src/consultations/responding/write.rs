@@ -247,9 +247,9 @@ pub(in crate::consultations) async fn store_comment(
             txn.insert_later(section_comments::ActiveModel::from(comment.clone()).reset_all())
                 .await?;
             // In the order `detail` reads them.
-            let at = words
-                .comments
-                .partition_point(|c| (c.version_number, c.created_at) <= (version, now));
+            let at = words.comments.partition_point(|c| {
+                (c.version_number, c.created_at, c.id) <= (version, now, comment.id)
+            });
             words.comments.insert(at, comment);
             Ok(true)
         }
