@@ -19,6 +19,19 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::consultations::Entity",
+        from = "Column::ConsultationId",
+        to = "super::consultations::Column::Id"
+    )]
+    Consultation,
+}
+
+impl Related<super::consultations::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Consultation.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

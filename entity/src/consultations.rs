@@ -29,6 +29,15 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(has_many = "super::consultation_versions::Entity")]
+    Versions,
+}
+
+impl Related<super::consultation_versions::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Versions.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -97,8 +97,25 @@ pub async fn visible_view(
     caller: &Caller,
     slug: &str,
 ) -> Result<ConsultationView, AppError> {
-    let found = visible(conn, caller, slug).await?;
-    view(conn, found, None).await
+    // The consultation and the version it shows in one query: every
+    // response, saved or submitted, starts here.
+    let (found, document) = consultations::Entity::find()
+        .find_also_related(consultation_versions::Entity)
+        .filter(consultations::Column::Slug.eq(slug))
+        .filter(
+            Expr::col((
+                consultation_versions::Entity,
+                consultation_versions::Column::Number,
+            ))
+            .equals((consultations::Entity, consultations::Column::CurrentVersion)),
+        )
+        .one(conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !policy::can_see_consultation(caller, &found) {
+        return Err(AppError::NotFound);
+    }
+    with_questions(conn, found, document.ok_or(AppError::NotFound)?).await
 }
 
 /// The consultation at `slug` for a board member managing it, with who they are.
@@ -151,6 +168,14 @@ pub async fn view(
         .one(conn)
         .await?
         .ok_or(AppError::NotFound)?;
+    with_questions(conn, consultation, document).await
+}
+
+async fn with_questions(
+    conn: &impl ConnectionTrait,
+    consultation: consultations::Model,
+    document: consultation_versions::Model,
+) -> Result<ConsultationView, AppError> {
     Ok(ConsultationView {
         phase: Phase::of(&consultation, Utc::now()),
         audience: Audience::from_column(&consultation.audience),

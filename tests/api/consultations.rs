@@ -357,6 +357,16 @@ async fn drafts_are_seen_only_by_the_board_and_sections_have_stable_anchors() {
             .status(),
         404
     );
+    let respond = app
+        .api_send(
+            Method::PUT,
+            &format!("{path}/response"),
+            &nurse,
+            &[],
+            Some(&json!({ "answers": {} })),
+        )
+        .await;
+    problem(respond, 404).await;
     let listed: Value = app.api_json("/api/v1/consultations", &nurse).await;
     assert_eq!(listed, json!([]), "absent from a contributor's list");
     let listed: Value = app
