@@ -34,13 +34,22 @@ pub async fn request_sign_in(
 ) -> Result<(), AppError> {
     let address_bucket = format!("sign-in:address:{}", hash_token(email.as_str()));
     let client_bucket = format!("sign-in:client:{client}");
+    // Counted in a write of its own, in turn with every other write, and
+    // kept when the request is refused.
+    let counting = crate::db::begin_write(&state.db).await?;
+    let mut refused = None;
     for (bucket, limit) in [
         (client_bucket.as_str(), &rate_limit::SIGN_IN_PER_CLIENT),
         (address_bucket.as_str(), &rate_limit::SIGN_IN_PER_ADDRESS),
     ] {
-        if let Some(retry_after_secs) = rate_limit::hit(&state.db, bucket, limit).await? {
-            return Err(AppError::TooManyRequests { retry_after_secs });
+        refused = rate_limit::hit(&counting, bucket, limit).await?;
+        if refused.is_some() {
+            break;
         }
+    }
+    counting.commit().await?;
+    if let Some(retry_after_secs) = refused {
+        return Err(AppError::TooManyRequests { retry_after_secs });
     }
 
     let token = new_token();
