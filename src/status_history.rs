@@ -34,26 +34,44 @@ pub async fn history(
         .all(conn)
         .await?
         .into_iter()
-        .map(|c| StatusEntry {
-            note_html: crate::markdown::render(&c.note),
-            from: c.from_status,
-            to: c.to_status,
-            note: c.note,
-            at: c.created_at,
-        })
+        .map(|c| entry(c.from_status, c.to_status, c.note, c.created_at))
         .collect())
 }
 
-/// The entry a new item starts its history with, as `record` writes it for
-/// a submission and `history` reads it back.
-pub fn first_entry(to: &str, at: DateTime<Utc>) -> StatusEntry {
+fn entry(from: Option<String>, to: String, note: String, at: DateTime<Utc>) -> StatusEntry {
     StatusEntry {
-        from: None,
-        to: to.to_owned(),
-        note: String::new(),
-        note_html: crate::markdown::render(""),
+        note_html: crate::markdown::render(&note),
+        from,
+        to,
+        note,
         at,
     }
+}
+
+/// Records the entry a new item's history starts with (its status on
+/// submission, by its author) and returns it as `history` will read it.
+pub async fn record_first(
+    txn: &WriteTransaction,
+    subject_type: &str,
+    subject_id: Uuid,
+    to: &str,
+    author: Uuid,
+    at: DateTime<Utc>,
+) -> Result<StatusEntry, DbErr> {
+    record(
+        txn,
+        Change {
+            subject_type,
+            subject_id,
+            from: None,
+            to,
+            note: "",
+            actor: author,
+            at,
+        },
+    )
+    .await?;
+    Ok(entry(None, to.to_owned(), String::new(), at))
 }
 
 /// A change to record: `from` is None for the first entry, made on submission.

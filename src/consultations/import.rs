@@ -430,12 +430,7 @@ pub async fn import(
             .insert(&txn)
             .await?;
             let answers = responding::stored_answers(view, &row.input);
-            // Made just now: no words yet.
-            let mut words = responding::ResponseDetail {
-                response,
-                answers: HashMap::new(),
-                comments: Vec::new(),
-            };
+            let mut words = responding::ResponseDetail::without_words(response);
             responding::store_answers(&txn, &mut words, &answers).await?;
             for (anchor, title, body) in &row.comments {
                 responding::store_comment(

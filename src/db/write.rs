@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
-    DbErr, EntityTrait, ExecResult, QueryResult, QueryTrait, Statement, TransactionTrait,
+    DbErr, EntityTrait, ExecResult, IntoActiveModel, QueryResult, QueryTrait, Statement,
+    TransactionTrait,
 };
 
 use super::batch;
@@ -52,6 +53,18 @@ impl WriteTransaction {
     {
         let insert = <A::Entity as EntityTrait>::insert(row).build(self.get_database_backend());
         self.hold_back(insert).await
+    }
+
+    /// Inserts a row given as a model, as [`WriteTransaction::insert_later`]
+    /// does, for a caller that keeps the model to answer with.
+    pub async fn insert_model_later<M, A>(&self, row: &M) -> Result<(), DbErr>
+    where
+        M: Clone + IntoActiveModel<A>,
+        A: ActiveModelTrait,
+    {
+        // A model converts to unchanged values, which an insert leaves out.
+        self.insert_later(row.clone().into_active_model().reset_all())
+            .await
     }
 
     /// Inserts several rows of one table as [`WriteTransaction::insert_later`] does.

@@ -274,8 +274,7 @@ async fn insert(
         updated_at: now,
     };
     let id = idea.id;
-    txn.insert_later(ideas::ActiveModel::from(idea.clone()).reset_all())
-        .await?;
+    txn.insert_model_later(&idea).await?;
     txn.insert_many_later(
         new.theme_ids
             .iter()
@@ -285,19 +284,8 @@ async fn insert(
             }),
     )
     .await?;
-    status_history::record(
-        &txn,
-        status_history::Change {
-            subject_type: SUBJECT,
-            subject_id: id,
-            from: None,
-            to: status.as_str(),
-            note: "",
-            actor: author.id,
-            at: now,
-        },
-    )
-    .await?;
+    let first =
+        status_history::record_first(&txn, SUBJECT, id, status.as_str(), author.id, now).await?;
     audit::record(
         &txn,
         AuditEvent {
@@ -331,7 +319,7 @@ async fn insert(
             themes,
             idea,
         },
-        history: vec![status_history::first_entry(status.as_str(), now)],
+        history: vec![first],
         duplicate_of: None,
     }))
 }

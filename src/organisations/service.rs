@@ -55,10 +55,10 @@ pub enum Resolution {
 pub async fn resolve(conn: &impl ConnectionTrait, text: &str) -> Result<Resolution, DbErr> {
     // An ODS code is found by its index rather than by reading every name
     // (and cannot be crowded out of the matches by names containing it).
-    let code = text.trim().to_uppercase();
-    if (1..=20).contains(&code.len()) && code.chars().all(|c| c.is_ascii_alphanumeric()) {
+    let upper = text.trim().to_uppercase();
+    if (1..=20).contains(&upper.len()) && upper.chars().all(|c| c.is_ascii_alphanumeric()) {
         let found = organisations::Entity::find()
-            .filter(organisations::Column::OdsCode.eq(code))
+            .filter(organisations::Column::OdsCode.eq(upper.as_str()))
             .one(conn)
             .await?;
         if let Some(org) = found {
@@ -66,7 +66,6 @@ pub async fn resolve(conn: &impl ConnectionTrait, text: &str) -> Result<Resoluti
         }
     }
     let matches = search(conn, text, MAX_MATCHES).await?;
-    let upper = text.trim().to_uppercase();
     let lower = text.trim().to_lowercase();
     if let Some(exact) = matches
         .iter()

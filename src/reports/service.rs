@@ -5,8 +5,8 @@ use chrono::Utc;
 use entity::{organisations, reports, users};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -187,21 +187,9 @@ async fn insert(
         updated_at: now,
     };
     let id = row.id;
-    txn.insert_later(reports::ActiveModel::from(row.clone()).reset_all())
-        .await?;
-    status_history::record(
-        &txn,
-        status_history::Change {
-            subject_type: SUBJECT,
-            subject_id: id,
-            from: None,
-            to: status.as_str(),
-            note: "",
-            actor: reporter.id,
-            at: now,
-        },
-    )
-    .await?;
+    txn.insert_model_later(&row).await?;
+    let first =
+        status_history::record_first(&txn, SUBJECT, id, status.as_str(), reporter.id, now).await?;
     audit::record(
         &txn,
         AuditEvent {
@@ -231,7 +219,7 @@ async fn insert(
             reporter: Some(Person::from(reporter)),
             report: row,
         },
-        history: vec![status_history::first_entry(status.as_str(), now)],
+        history: vec![first],
     }))
 }
 

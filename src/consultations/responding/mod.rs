@@ -32,6 +32,15 @@ pub struct ResponseDetail {
 }
 
 impl ResponseDetail {
+    /// A response just made, which has no words yet.
+    pub fn without_words(response: consultation_responses::Model) -> Self {
+        ResponseDetail {
+            response,
+            answers: HashMap::new(),
+            comments: Vec::new(),
+        }
+    }
+
     /// The values given for a question (several for multiple choice).
     pub fn values(&self, question: &Question) -> Vec<String> {
         self.answers

@@ -132,11 +132,7 @@ async fn draft_of(
     if made == 0 {
         return detail(txn, response).await;
     }
-    Ok(ResponseDetail {
-        response,
-        answers: HashMap::new(),
-        comments: Vec::new(),
-    })
+    Ok(ResponseDetail::without_words(response))
 }
 
 /// Writes answers to a response whose words are `words` as stored: new
@@ -178,10 +174,7 @@ pub(in crate::consultations) async fn store_answers(
                     created_at: now,
                     updated_at: now,
                 };
-                txn.insert_later(
-                    consultation_answers::ActiveModel::from(answer.clone()).reset_all(),
-                )
-                .await?;
+                txn.insert_model_later(&answer).await?;
                 words.answers.insert(*question_id, answer);
                 changed = true;
             }
@@ -244,8 +237,7 @@ pub(in crate::consultations) async fn store_comment(
                 created_at: now,
                 updated_at: now,
             };
-            txn.insert_later(section_comments::ActiveModel::from(comment.clone()).reset_all())
-                .await?;
+            txn.insert_model_later(&comment).await?;
             // In the order `detail` reads them.
             let at = words.comments.partition_point(|c| {
                 (c.version_number, c.created_at, c.id) <= (version, now, comment.id)
