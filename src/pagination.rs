@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
+use crate::api::bounded::Bounded;
 use crate::error::{AppError, FieldError};
 
 pub const DEFAULT_LIMIT: u64 = 20;
@@ -45,6 +46,9 @@ impl Cursor {
         raw.filter(|r| !r.is_empty()).map(Self::decode).transpose()
     }
 }
+
+/// The `limit` query parameter of a list, documented as 1 to `MAX_LIMIT`.
+pub type PageSize = Bounded<1, { MAX_LIMIT as i64 }>;
 
 /// A requested page size, within bounds.
 pub fn limit(requested: Option<u64>) -> Result<u64, AppError> {

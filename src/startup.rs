@@ -1,6 +1,7 @@
 //! Builds the application: database, migrations, routes, listener and workers.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -15,6 +16,7 @@ use sea_orm::{DatabaseConnection, EntityTrait, Set};
 use tokio::sync::watch;
 
 use crate::api::allow::AllowedMethods;
+use crate::api::body_types::RequestBodies;
 use crate::app_state::AppState;
 use crate::auth::crypto::ServerKey;
 use crate::auth::pages as auth_pages;
@@ -189,9 +191,9 @@ async fn server_key(db: &DatabaseConnection) -> anyhow::Result<ServerKey> {
 pub fn routes(state: AppState) -> impl Endpoint {
     let api = api::service();
     let docs_csp = docs_csp(&api.swagger_ui_html());
-    let api_methods = serde_json::from_str(&api.spec())
-        .map(|spec| AllowedMethods::from_spec(&spec, "/api"))
-        .unwrap_or_default();
+    let spec: serde_json::Value = serde_json::from_str(&api.spec()).unwrap_or_default();
+    let api_methods = AllowedMethods::from_spec(&spec, "/api");
+    let api_bodies = Arc::new(RequestBodies::from_spec(&spec, "/api"));
     crate::consultations::pages::routes(Route::new())
         .at("/", get(pages::home))
         .at("/ideas", get(idea_pages::list))
@@ -383,6 +385,7 @@ pub fn routes(state: AppState) -> impl Endpoint {
             page_csp: headers::page_csp(),
             docs_csp,
             api_methods,
+            api_bodies,
         })
         .data(state)
 }

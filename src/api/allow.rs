@@ -3,82 +3,40 @@
 
 use serde_json::Value;
 
+use super::paths::PathTable;
+
 const METHODS: [&str; 8] = [
     "get", "head", "post", "put", "patch", "delete", "options", "trace",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
-    Literal(String),
-    Parameter,
-}
-
 /// Path templates (`/api/v1/ideas/{id}`) with their methods.
 #[derive(Debug, Clone, Default)]
 pub struct AllowedMethods {
-    paths: Vec<(Vec<Segment>, String)>,
+    paths: PathTable<String>,
 }
 
 impl AllowedMethods {
     /// Reads the `paths` of an OpenAPI document served under `prefix`.
     pub fn from_spec(spec: &Value, prefix: &str) -> Self {
-        let Some(paths) = spec.get("paths").and_then(Value::as_object) else {
-            return Self::default();
-        };
-        let paths = paths
-            .iter()
-            .filter_map(|(template, item)| {
-                let item = item.as_object()?;
-                let mut methods: Vec<String> = METHODS
-                    .iter()
-                    .filter(|m| item.contains_key(**m))
-                    .map(|m| m.to_ascii_uppercase())
-                    .collect();
-                // The router answers HEAD wherever it answers GET.
-                if item.contains_key("get") && !item.contains_key("head") {
-                    methods.insert(1, "HEAD".to_owned());
-                }
-                let segments = segments(&format!("{prefix}{template}"))
-                    .map(|s| {
-                        if s.starts_with('{') && s.ends_with('}') {
-                            Segment::Parameter
-                        } else {
-                            Segment::Literal(s.to_owned())
-                        }
-                    })
-                    .collect();
-                Some((segments, methods.join(", ")))
-            })
-            .collect();
+        let paths = PathTable::from_spec(spec, prefix, |item| {
+            let mut methods: Vec<String> = METHODS
+                .iter()
+                .filter(|m| item.contains_key(**m))
+                .map(|m| m.to_ascii_uppercase())
+                .collect();
+            // The router answers HEAD wherever it answers GET.
+            if item.contains_key("get") && !item.contains_key("head") {
+                methods.insert(1, "HEAD".to_owned());
+            }
+            Some(methods.join(", "))
+        });
         Self { paths }
     }
 
-    /// The `Allow` value for a request path, if the API has that path. Where
-    /// templates overlap (`/ideas/similar`, `/ideas/{id}`), a literal segment
-    /// wins over a parameter, as in the router.
+    /// The `Allow` value for a request path, if the API has that path.
     pub fn for_path(&self, path: &str) -> Option<&str> {
-        let asked: Vec<&str> = segments(path).collect();
-        self.paths
-            .iter()
-            .filter(|(template, _)| {
-                template.len() == asked.len()
-                    && template.iter().zip(&asked).all(|(t, a)| match t {
-                        Segment::Literal(l) => l == a,
-                        Segment::Parameter => !a.is_empty(),
-                    })
-            })
-            .max_by_key(|(template, _)| {
-                template
-                    .iter()
-                    .map(|t| matches!(t, Segment::Literal(_)))
-                    .collect::<Vec<bool>>()
-            })
-            .map(|(_, allow)| allow.as_str())
+        self.paths.find(path).map(String::as_str)
     }
-}
-
-fn segments(path: &str) -> impl Iterator<Item = &str> {
-    path.trim_end_matches('/').split('/').skip(1)
 }
 
 #[cfg(test)]

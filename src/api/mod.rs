@@ -2,6 +2,9 @@
 //! the same rules as the pages.
 
 pub mod allow;
+pub mod body_types;
+pub mod bounded;
+mod paths;
 pub mod problem;
 
 use poem_openapi::{OpenApiService, Tags};

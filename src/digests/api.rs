@@ -7,8 +7,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::schedule;
-use super::settings::{self, DigestSettings};
+use super::settings::{self, DigestSettings, FIRST_HOUR, LAST_HOUR};
 use crate::api::ApiTags;
+use crate::api::bounded::Bounded;
 use crate::api::problem::ApiError;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
@@ -23,10 +24,10 @@ pub struct DigestSettingsBody {
     pub frequency: String,
     /// For weekly digests: 1 (Monday) to 7 (Sunday)
     #[oai(default)]
-    pub weekday: Option<i16>,
+    pub weekday: Option<Bounded<1, 7>>,
     /// The hour (UK time) the digest is sent from, 5 to 22
     #[oai(default)]
-    pub send_hour: Option<i16>,
+    pub send_hour: Option<Bounded<{ FIRST_HOUR as i64 }, { LAST_HOUR as i64 }>>,
     /// Any of assigned, reports, ideas, responses, closing, saved_searches
     #[oai(default)]
     pub sections: Vec<String>,
@@ -95,8 +96,14 @@ impl DigestApi {
         let user = policy::require(&caller, Permission::Triage)?;
         let chosen = DigestSettings::check(
             &body.frequency,
-            &body.weekday.map(|d| d.to_string()).unwrap_or_default(),
-            &body.send_hour.map(|h| h.to_string()).unwrap_or_default(),
+            &body
+                .weekday
+                .map(|d| d.get().to_string())
+                .unwrap_or_default(),
+            &body
+                .send_hour
+                .map(|h| h.get().to_string())
+                .unwrap_or_default(),
             &body.sections,
         )?;
         settings::save(&state.db, user.id, &chosen, "digest.settings_changed").await?;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::domain::{IdeaInput, IdeaSort, IdeaStatus};
 use super::service::{self, CommentView, IdeaCard, IdeaDetail, IdeaFilter, StatusChange};
 use super::themes as theme_service;
+use crate::api::bounded::Bounded;
 use crate::api::problem::ApiError;
 use crate::api::{ApiTags, optional_choice};
 use crate::app_state::AppState;
@@ -19,7 +20,7 @@ use crate::auth::people::Person;
 use crate::auth::policy::{self, Permission};
 use crate::error::{AppError, FieldError};
 use crate::idempotency::{Created, IdempotencyKey};
-use crate::pagination::{self, Cursor};
+use crate::pagination::{self, Cursor, PageSize};
 
 pub struct IdeasApi;
 
@@ -370,7 +371,7 @@ impl IdeasApi {
         sort: Query<Option<String>>,
         cursor: Query<Option<String>>,
         /// 1 to 100, default 20
-        limit: Query<Option<u64>>,
+        limit: Query<Option<PageSize>>,
     ) -> Result<Json<IdeaPage>, ApiError> {
         let filter = IdeaFilter {
             theme: theme.0.filter(|t| !t.is_empty()),
@@ -388,7 +389,7 @@ impl IdeasApi {
                 "sort must be newest, most_supported or recently_updated",
             )?,
             cursor: Cursor::parse_optional(cursor.0.as_deref())?,
-            limit: pagination::limit(limit.0)?,
+            limit: pagination::limit(limit.0.map(Bounded::non_negative))?,
         };
         let (items, next) = service::list(&state.db, &filter).await?;
         Ok(Json(IdeaPage {

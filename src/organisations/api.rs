@@ -14,12 +14,14 @@ use uuid::Uuid;
 use super::import::{self, FileProblem, Report, Status};
 use super::service;
 use crate::api::ApiTags;
+use crate::api::bounded::Bounded;
 use crate::api::problem::ApiError;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::policy::{self, Permission};
 use crate::error::{AppError, FieldError};
 use crate::idempotency::IdempotencyKey;
+use crate::pagination::{self, PageSize};
 
 pub struct OrganisationsApi;
 
@@ -190,9 +192,9 @@ impl OrganisationsApi {
         #[oai(validator(max_length = 300))]
         q: Query<Option<String>>,
         /// At most this many (1 to 100, default 20).
-        limit: Query<Option<u64>>,
+        limit: Query<Option<PageSize>>,
     ) -> Result<Json<OrganisationList>, ApiError> {
-        let limit = crate::pagination::limit(limit.0)?;
+        let limit = pagination::limit(limit.0.map(Bounded::non_negative))?;
         let text = q.0.unwrap_or_default();
         let found = if text.trim().is_empty() {
             service::register_page(&state.db, "", 0, limit).await?.0

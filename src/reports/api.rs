@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::domain::{Category, ReportInput, ReportStatus, Severity};
 use super::service::{self, ReportFilter, ReportStatusChange, ReportView};
+use crate::api::bounded::Bounded;
 use crate::api::problem::ApiError;
 use crate::api::{ApiTags, optional_choice};
 use crate::app_state::AppState;
@@ -17,7 +18,7 @@ use crate::auth::policy::{self, Permission};
 use crate::error::AppError;
 use crate::ideas::api::{PersonOut, StatusHistoryEntry};
 use crate::idempotency::{Created, IdempotencyKey};
-use crate::pagination::{self, Cursor};
+use crate::pagination::{self, Cursor, PageSize};
 use crate::status_history::StatusEntry;
 
 pub struct ReportsApi;
@@ -176,7 +177,7 @@ impl ReportsApi {
         severity: Query<Option<String>>,
         organisation_id: Query<Option<Uuid>>,
         cursor: Query<Option<String>>,
-        limit: Query<Option<u64>>,
+        limit: Query<Option<PageSize>>,
     ) -> Result<Json<ReportPage>, ApiError> {
         policy::require(&caller, Permission::Contribute)?;
         let filter = ReportFilter {
@@ -200,7 +201,7 @@ impl ReportsApi {
             )?,
             organisation_id: organisation_id.0,
             cursor: Cursor::parse_optional(cursor.0.as_deref())?,
-            limit: pagination::limit(limit.0)?,
+            limit: pagination::limit(limit.0.map(Bounded::non_negative))?,
         };
         let (items, next) = service::list(&state.db, &caller, &filter).await?;
         Ok(Json(ReportPage {

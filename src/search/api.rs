@@ -10,11 +10,13 @@ use super::query::{self, SearchResults};
 use super::similar::{self, Target};
 use super::{Params, cursor_for};
 use crate::api::ApiTags;
+use crate::api::bounded::Bounded;
 use crate::api::problem::ApiError;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::policy;
 use crate::error::{AppError, FieldError};
+use crate::pagination::PageSize;
 use uuid::Uuid;
 
 pub struct SearchApi;
@@ -137,13 +139,16 @@ fn kinds(field: &str, raw: &[String]) -> Result<Vec<&'static str>, AppError> {
         .collect()
 }
 
+/// The most similar items one request may ask for.
+const MAX_SIMILAR: u64 = 20;
+
 fn similar_limit(limit: Option<u64>) -> Result<usize, AppError> {
     match limit {
         None => Ok(5),
-        Some(n @ 1..=20) => Ok(n as usize),
+        Some(n @ 1..=MAX_SIMILAR) => Ok(n as usize),
         Some(_) => Err(AppError::Validation(vec![FieldError::new(
             "limit",
-            "limit must be between 1 and 20",
+            format!("limit must be between 1 and {MAX_SIMILAR}"),
         )])),
     }
 }
@@ -210,7 +215,7 @@ impl SearchApi {
         #[oai(default)]
         sort: Query<String>,
         #[oai(default)] cursor: Query<String>,
-        limit: Query<Option<u64>>,
+        limit: Query<Option<PageSize>>,
     ) -> Result<Json<SearchResponse>, ApiError> {
         let filters = vec![
             ("kind".to_owned(), kind.0),
@@ -229,7 +234,7 @@ impl SearchApi {
             to: &to.0,
             sort: &sort.0,
             cursor: &cursor.0,
-            limit: limit.0,
+            limit: limit.0.map(Bounded::non_negative),
         }
         .into_request()?;
         let audience = policy::search_audience(&caller);
@@ -260,14 +265,14 @@ impl SearchApi {
         /// Only these kinds; all when absent. Can repeat.
         #[oai(default)]
         kind: Query<Vec<String>>,
-        limit: Query<Option<u64>>,
+        limit: Query<Option<Bounded<1, { MAX_SIMILAR as i64 }>>>,
     ) -> Result<Json<SimilarResponse>, ApiError> {
         let item_kind = kinds("item_kind", std::slice::from_ref(&item_kind.0))?
             .first()
             .copied()
             .ok_or(AppError::NotFound)?;
         let only = kinds("kind", &kind.0)?;
-        let limit = similar_limit(limit.0)?;
+        let limit = similar_limit(limit.0.map(Bounded::non_negative))?;
         let target = Target::Item(item_kind, item_id.0);
         let found = similar::similar_in_background(&state, &caller, target, only, limit).await?;
         Ok(Json(SimilarResponse::from(found)))
@@ -287,7 +292,7 @@ impl SearchApi {
         state: Data<&AppState>,
         caller: Data<&Caller>,
         body: Json<DraftBody>,
-        limit: Query<Option<u64>>,
+        limit: Query<Option<Bounded<1, { MAX_SIMILAR as i64 }>>>,
     ) -> Result<Json<SimilarResponse>, ApiError> {
         let body = body.0;
         let mut errors = Vec::new();
@@ -307,7 +312,7 @@ impl SearchApi {
             return Err(AppError::Validation(errors).into());
         }
         let only = kinds("kind", &body.kind)?;
-        let limit = similar_limit(limit.0)?;
+        let limit = similar_limit(limit.0.map(Bounded::non_negative))?;
         let target = Target::Draft {
             title: body.title,
             body: body.text,

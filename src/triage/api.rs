@@ -80,7 +80,8 @@ pub struct ItemRef {
 pub struct AssignBody {
     #[oai(default)]
     pub items: Vec<ItemRef>,
-    /// A board member's id, or absent to unassign.
+    /// A board member's id, or absent or null to unassign.
+    #[oai(nullable)]
     pub assignee: Option<Uuid>,
 }
 
@@ -158,7 +159,8 @@ fn note_out(n: &super::notes::NoteView) -> NoteOut {
 
 #[derive(Debug, Object)]
 pub struct AssigneeBody {
-    /// A board member's id, or absent to unassign.
+    /// A board member's id, or absent or null to unassign.
+    #[oai(nullable)]
     pub assignee: Option<Uuid>,
     /// The version the change is based on; a stale one is refused with 409.
     pub version: Option<i32>,

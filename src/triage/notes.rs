@@ -19,7 +19,7 @@ use crate::auth::caller::Caller;
 use crate::auth::people;
 use crate::auth::policy;
 use crate::email::{self, OutgoingEmail};
-use crate::error::AppError;
+use crate::error::{AppError, FieldError};
 use crate::text::TextField;
 use crate::web::forms::Errors;
 
@@ -228,18 +228,20 @@ pub async fn add(
     visibility: &str,
     body: &str,
 ) -> Result<comments::Model, AppError> {
+    let mut errors = Vec::new();
     let visibility = match visibility {
-        INTERNAL => INTERNAL,
-        REPLY => REPLY,
+        INTERNAL => Some(INTERNAL),
+        REPLY => Some(REPLY),
         _ => {
-            return Err(AppError::BadRequest(
-                "A note is internal or a reply".to_owned(),
+            errors.push(FieldError::new(
+                "visibility",
+                "Choose whether the note is internal or a reply",
             ));
+            None
         }
     };
-    let mut errors = Vec::new();
     let body = BODY.check(body, &mut errors);
-    let Some(body) = body else {
+    let (Some(visibility), Some(body)) = (visibility, body) else {
         return Err(AppError::Validation(errors));
     };
     let found = item(&state.db, kind, id).await?;

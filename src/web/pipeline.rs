@@ -8,7 +8,10 @@ use poem::http::{HeaderValue, Method, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use uuid::Uuid;
 
+use std::sync::Arc;
+
 use crate::api::allow::AllowedMethods;
+use crate::api::body_types::RequestBodies;
 use crate::api::problem;
 use crate::app_state::AppState;
 use crate::auth::caller::{self, Caller};
@@ -22,6 +25,8 @@ pub struct Pipeline {
     pub docs_csp: String,
     /// The API's methods per path, for the `Allow` header of a 405.
     pub api_methods: AllowedMethods,
+    /// The API's JSON request body schemas, to hold bodies to their types.
+    pub api_bodies: Arc<RequestBodies>,
 }
 
 impl<E: Endpoint + 'static> Middleware<E> for Pipeline {
@@ -34,6 +39,7 @@ impl<E: Endpoint + 'static> Middleware<E> for Pipeline {
             page_csp: self.page_csp.clone(),
             docs_csp: self.docs_csp.clone(),
             api_methods: self.api_methods.clone(),
+            api_bodies: self.api_bodies.clone(),
         }
     }
 }
@@ -44,6 +50,7 @@ pub struct PipelineEndpoint<E> {
     page_csp: String,
     docs_csp: String,
     api_methods: AllowedMethods,
+    api_bodies: Arc<RequestBodies>,
 }
 
 fn request_id(req: &Request) -> String {
@@ -84,6 +91,13 @@ impl<E: Endpoint> Endpoint for PipelineEndpoint<E> {
                 };
                 if !csrf::SIGNED_LINK_PATHS.contains(&path.as_str()) {
                     csrf::check(&req, &body, &resolved, &state.key, is_api).await?;
+                }
+                if is_api && !body.is_empty() {
+                    let content_type = req
+                        .headers()
+                        .get(header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok());
+                    self.api_bodies.check(&method, &path, content_type, &body)?;
                 }
                 req.extensions_mut().insert(resolved);
                 match self.inner.call(req).await {

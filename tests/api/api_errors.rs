@@ -98,6 +98,128 @@ async fn malformed_json_and_missing_fields_get_a_400_problem() {
     app.stop().await;
 }
 
+/// The fields a validation problem names, with their messages.
+fn named_fields(problem: &Value) -> Vec<(String, String)> {
+    problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            let text = |key: &str| e[key].as_str().unwrap_or_default().to_owned();
+            (text("field"), text("message"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_value_of_a_type_the_document_does_not_give_is_refused_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let admin = app.api_token_for("types@example.com", Role::Admin).await;
+    // A boolean where the document says text: refused, not stored as "false".
+    let theme = app
+        .api_post(
+            "/api/v1/themes",
+            &admin,
+            &serde_json::json!({ "name": false }),
+        )
+        .await;
+    let body = problem(theme, 422, "validation").await;
+    assert_eq!(
+        named_fields(&body),
+        [("name".to_owned(), "name must be text in quotes".to_owned())]
+    );
+    let themes: Value = app.api_json("/api/v1/themes", &admin).await;
+    assert!(
+        !themes.to_string().contains("\"false\""),
+        "nothing was stored: {themes}"
+    );
+    // null where the document does not allow it, and a number for text, in
+    // a list: all named at once.
+    let wrong = serde_json::json!({ "frequency": null, "send_hour": 7, "sections": ["ideas", 7] });
+    let digest = app
+        .api_send(
+            reqwest::Method::PUT,
+            "/api/v1/me/digest",
+            &admin,
+            &[],
+            Some(&wrong),
+        )
+        .await;
+    let mut named = named_fields(&problem(digest, 422, "validation").await);
+    named.sort();
+    assert_eq!(
+        named,
+        [
+            ("frequency", "frequency must be text in quotes, not null"),
+            ("sections[1]", "sections[1] must be text in quotes"),
+        ]
+        .map(|(f, m)| (f.to_owned(), m.to_owned()))
+    );
+    // Numbers out of their documented bounds are read, and answered with
+    // the service's own messages beside the other problems.
+    let out_of_range =
+        serde_json::json!({ "frequency": "hourly", "weekday": 53433, "send_hour": -4 });
+    let digest = app
+        .api_send(
+            reqwest::Method::PUT,
+            "/api/v1/me/digest",
+            &admin,
+            &[],
+            Some(&out_of_range),
+        )
+        .await;
+    let mut named: Vec<String> = named_fields(&problem(digest, 422, "validation").await)
+        .into_iter()
+        .map(|(field, _)| field)
+        .collect();
+    named.sort();
+    assert_eq!(named, ["frequency", "send_hour", "weekday"]);
+    // The same operation with the documented types is taken.
+    let token = app
+        .api_post(
+            "/api/v1/tokens",
+            &admin,
+            &serde_json::json!({ "name": "Reporting" }),
+        )
+        .await;
+    assert_eq!(token.status(), 201);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_page_size_out_of_range_is_answered_with_its_bounds() {
+    let app = spawn_app().await;
+    let token = app.api_token_for("limits@example.com", Role::Board).await;
+    for path in [
+        "/api/v1/ideas?limit=-5",
+        "/api/v1/reports?limit=0",
+        "/api/v1/ideas?limit=101",
+    ] {
+        let body = problem(app.api_get(path, &token).await, 422, "validation").await;
+        assert_eq!(
+            named_fields(&body),
+            [(
+                "limit".to_owned(),
+                "limit must be between 1 and 100".to_owned()
+            )],
+            "{path}"
+        );
+    }
+    let spec: Value = app
+        .get("/api/v1/openapi.json")
+        .await
+        .json()
+        .await
+        .expect("spec");
+    let limit = spec["paths"]["/v1/ideas"]["get"]["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "limit"))
+        .expect("the limit parameter");
+    assert_eq!(limit["schema"]["minimum"], 1.0);
+    assert_eq!(limit["schema"]["maximum"], 100.0);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn an_oversized_body_gets_413_on_the_api_and_on_pages() {
     let app = spawn_app().await;

@@ -580,6 +580,21 @@ async fn internal_notes_stay_with_the_board_and_replies_reach_the_author() {
         )
         .await;
     assert_eq!(empty.status(), 422);
+    // Neither internal nor a reply, and empty: both fields named at once.
+    let neither: Value = app
+        .api_post(&notes, &board, &json!({ "visibility": "public" }))
+        .await
+        .json()
+        .await
+        .expect("problem");
+    assert_eq!(neither["status"], 422, "{neither}");
+    let fields: Vec<&str> = neither["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["visibility", "note"], "{neither}");
     assert_eq!(
         app.api_post(
             &notes,

@@ -9,11 +9,13 @@ use uuid::Uuid;
 
 use super::{SaveInput, SavedQuery};
 use crate::api::ApiTags;
+use crate::api::bounded::Bounded;
 use crate::api::problem::ApiError;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
 use crate::auth::policy::{self, Permission};
 use crate::error::AppError;
+use crate::pagination::{self, PageSize};
 use crate::search::api::SearchResponse;
 
 pub struct SavedSearchesApi;
@@ -248,11 +250,11 @@ impl SavedSearchesApi {
         caller: Data<&Caller>,
         id: Path<Uuid>,
         #[oai(default)] mark_seen: Query<bool>,
-        limit: Query<Option<u64>>,
+        limit: Query<Option<PageSize>>,
     ) -> Result<Json<SearchResponse>, ApiError> {
         let user = policy::require(&caller, Permission::SaveSearches)?;
         let saved = super::find(&state.db, user.id, id.0).await?;
-        let limit = crate::pagination::limit(limit.0)?;
+        let limit = pagination::limit(limit.0.map(Bounded::non_negative))?;
         let audience = policy::search_audience(&caller);
         let index = state.search.current();
         let checked_at = Utc::now();
