@@ -39,6 +39,9 @@ struct Options {
     seconds: u64,
     contributors: usize,
     searchers: usize,
+    /// Each board member starts a search at most this often; zero: as soon
+    /// as the last one is answered.
+    search_every: Duration,
     accounts: usize,
     backends: Vec<Backend>,
     fault: Fault,
@@ -46,7 +49,7 @@ struct Options {
     hub: PathBuf,
 }
 
-const USAGE: &str = "use --seconds N, --contributors N, --searchers N, --accounts N, \
+const USAGE: &str = "use --seconds N, --contributors N, --searchers N, --search-every MS, --accounts N, \
 --db sqlite|postgres|both, --fault none|kill|postgres-restart, --keep";
 
 fn options() -> anyhow::Result<Options> {
@@ -54,6 +57,7 @@ fn options() -> anyhow::Result<Options> {
         seconds: 20,
         contributors: 16,
         searchers: 4,
+        search_every: Duration::ZERO,
         accounts: 300,
         backends: vec![Backend::Sqlite, Backend::Postgres],
         fault: Fault::None,
@@ -72,6 +76,9 @@ fn options() -> anyhow::Result<Options> {
             "--seconds" => options.seconds = shared::count(&value(&arg)?)? as u64,
             "--contributors" => options.contributors = shared::count(&value(&arg)?)?.max(1),
             "--searchers" => options.searchers = shared::count(&value(&arg)?)?,
+            "--search-every" => {
+                options.search_every = Duration::from_millis(shared::count(&value(&arg)?)? as u64)
+            }
             "--accounts" => options.accounts = shared::count(&value(&arg)?)?.max(1),
             "--db" => {
                 options.backends = match value(&arg)?.as_str() {
@@ -166,10 +173,12 @@ async fn run(
         traffic::accounts(&database_url, options.accounts, options.searchers.max(1)).await?;
     server.start().await?;
     let base: Arc<str> = Arc::from(server.url(""));
-    // Enough consultations that every response can be a first one.
-    let needed = (options.seconds as usize * 2_000 / 5)
+    // Enough consultations that every response of both phases can be a
+    // first one, at up to 3,000 submissions a second (two in ten responses).
+    let phase_count = if options.fault == Fault::None { 2 } else { 1 };
+    let needed = (phase_count * options.seconds as usize * 3_000 / 5)
         .div_ceil(options.accounts)
-        .clamp(1, 100);
+        .clamp(1, 400);
     shared::step(&format!("{needed} open consultations"));
     let consultations = traffic::consultations(&base, &board[0], needed).await?;
     let people = Arc::new(People::new(contributors, board, consultations));
@@ -185,13 +194,19 @@ async fn run(
             seconds: options.seconds,
             contributors: options.contributors,
             searchers: 0,
+            search_every: options.search_every,
         };
         let (phase, keys) = phase(crowd, base.clone(), people.clone()).await;
         acknowledged.extend(keys);
         phases.push(("submissions alone", phase));
     }
+    let pace = if options.search_every.is_zero() {
+        "as fast as they are answered".to_owned()
+    } else {
+        format!("each once every {} ms", options.search_every.as_millis())
+    };
     shared::step(&format!(
-        "{} contributors submitting while {} board members search, {} s",
+        "{} contributors submitting while {} board members search ({pace}), {} s",
         options.contributors, options.searchers, options.seconds
     ));
     let (mixed, keys, fault_report) =
@@ -200,6 +215,12 @@ async fn run(
     phases.push(("with board searching", mixed));
 
     report::print(name, &phases);
+    if people.responses_ran_out() {
+        println!(
+            "note: every contributor responded to every consultation before the end, so later \
+             responses' turns went to ideas and reports; the last phase's mix is not the stated one"
+        );
+    }
     if let Some(text) = fault_report {
         println!("{text}");
     }
@@ -230,6 +251,7 @@ struct Crowd {
     seconds: u64,
     contributors: usize,
     searchers: usize,
+    search_every: Duration,
 }
 
 /// One timed phase.
@@ -252,6 +274,7 @@ async fn phase(crowd: Crowd, base: Arc<str>, people: Arc<People>) -> (Phase, Vec
             base.clone(),
             people.clone(),
             worker,
+            crowd.search_every,
             started,
             deadline,
         )));
@@ -283,6 +306,7 @@ async fn phase_with_fault(
         seconds: options.seconds,
         contributors: options.contributors,
         searchers: options.searchers,
+        search_every: options.search_every,
     };
     if options.fault == Fault::None {
         let (phase, keys) = phase(crowd, base.clone(), people.clone()).await;

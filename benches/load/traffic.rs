@@ -205,6 +205,13 @@ impl People {
     fn next_unanswered(&self) -> Option<(usize, usize)> {
         self.unanswered.lock().ok()?.pop()
     }
+
+    /// Whether every contributor has responded to every consultation: from
+    /// then on a response's turn goes to an idea or a report, and the mix of
+    /// four ideas, four reports and two responses no longer holds.
+    pub fn responses_ran_out(&self) -> bool {
+        self.unanswered.lock().map(|u| u.is_empty()).unwrap_or(true)
+    }
 }
 
 /// Sends one request and times it; `Ok(body)` only for a 2xx answer.
@@ -340,11 +347,13 @@ pub async fn contributor(
     (samples, acked)
 }
 
-/// One board member searching until `deadline`.
+/// One board member searching until `deadline`: a search at most every
+/// `every` (a slow answer delays the next), or one after another when zero.
 pub async fn searcher(
     base: Arc<str>,
     people: Arc<People>,
     worker: usize,
+    every: Duration,
     phase_start: Instant,
     deadline: Instant,
 ) -> Vec<Sample> {
@@ -352,7 +361,18 @@ pub async fn searcher(
     let token = &people.board[worker % people.board.len()];
     let mut samples = Vec::new();
     let mut n = worker;
+    let mut pace = (!every.is_zero()).then(|| {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    });
     while Instant::now() < deadline {
+        if let Some(interval) = pace.as_mut() {
+            interval.tick().await;
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
         n += 1;
         let at = phase_start.elapsed();
         let q = if n.is_multiple_of(3) {
