@@ -26,6 +26,10 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     #[error("{0}")]
     BadRequest(String),
+    /// JSON fields whose values are not of the type the API's document
+    /// gives them: the request cannot be read, so 400, with each field named.
+    #[error("Some fields are not of the type the API's document gives them")]
+    WrongTypes(Vec<FieldError>),
     #[error("You need to sign in")]
     Unauthorized,
     #[error("You do not have permission to do that")]
@@ -56,7 +60,7 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::BadRequest(_) | AppError::WrongTypes(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
@@ -73,7 +77,7 @@ impl AppError {
     pub fn slug(&self) -> &'static str {
         match self {
             AppError::Validation(_) => "validation",
-            AppError::BadRequest(_) => "bad-request",
+            AppError::BadRequest(_) | AppError::WrongTypes(_) => "bad-request",
             AppError::Unauthorized => "unauthorized",
             AppError::Forbidden => "forbidden",
             AppError::CsrfRejected => "csrf",
@@ -94,7 +98,7 @@ impl AppError {
 
     pub fn field_errors(&self) -> &[FieldError] {
         match self {
-            AppError::Validation(errors) => errors,
+            AppError::Validation(errors) | AppError::WrongTypes(errors) => errors,
             _ => &[],
         }
     }
@@ -134,7 +138,7 @@ pub const PROBLEM_TYPES: &[(&str, &str, &str)] = &[
     (
         "bad-request",
         "Bad request",
-        "The request could not be understood: malformed JSON, a wrong type, or a missing parameter.",
+        "The request could not be understood: malformed JSON, a wrong type, or a missing parameter. Where JSON fields have the wrong type, `errors` lists each field with a message.",
     ),
     (
         "unauthorized",

@@ -76,5 +76,6 @@ mod tests {
         assert_eq!(table.for_path("/api/v1/nothing"), None);
         assert_eq!(table.for_path("/api/v1/ideas/1/2"), None);
         assert_eq!(table.for_path("/ideas"), None);
+        assert_eq!(table.for_path("/api/v1/ideas/"), None);
     }
 }

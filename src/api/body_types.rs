@@ -8,13 +8,15 @@
 //! text (as the text "false" or "42"), and `null` where it does not say
 //! nullable (as absent). Those are a client's mistakes the document rules
 //! out, and taking them silently would store what nobody typed. This check
-//! refuses them with a validation problem naming each field. Rules about
-//! what the values say (lengths, bounds, known kinds) stay with the
-//! operations, which report every one broken at once.
+//! refuses them as a bad request (400) naming each field, as the parser
+//! refuses other values it cannot read. Rules about what the values say
+//! (lengths, bounds, known kinds) stay with the operations, which report
+//! every one broken at once (422).
 
 use std::collections::HashMap;
 
 use poem::http::Method;
+use poem_openapi::payload::{Json, Payload};
 use serde_json::{Map, Value};
 
 use super::paths::PathTable;
@@ -32,6 +34,31 @@ pub struct RequestBodies {
 /// an answer as large as a hostile body.
 const MAX_ERRORS: usize = 20;
 
+/// The longest field name an answer repeats (map keys are the client's own
+/// text, so a name could otherwise be as long as the body).
+const MAX_NAME_CHARS: usize = 120;
+
+/// How deep the check follows the document's schemas into a body. JSON
+/// nesting itself stops at serde_json's 128 levels; this bounds the
+/// document's own references as well.
+const MAX_DEPTH: usize = 160;
+
+/// The JSON types as the messages say them.
+const TYPES: [(&str, &str); 6] = [
+    ("string", "text in quotes"),
+    ("integer", "a whole number"),
+    ("number", "a number"),
+    ("boolean", "true or false"),
+    ("array", "a list"),
+    ("object", "an object"),
+];
+
+/// A JSON body is one poem-openapi reads as JSON: `application/json` or
+/// any `application/*+json`, in any letter case.
+fn is_json(content_type: &str) -> bool {
+    <Json<Value> as Payload>::check_content_type(content_type)
+}
+
 impl RequestBodies {
     /// Reads the JSON request bodies of an OpenAPI document served under `prefix`.
     pub fn from_spec(spec: &Value, prefix: &str) -> Self {
@@ -44,7 +71,7 @@ impl RequestBodies {
                         .pointer("/requestBody/content")?
                         .as_object()?
                         .iter()
-                        .find(|(media_type, _)| media_type.starts_with("application/json"))?
+                        .find(|(media_type, _)| is_json(media_type))?
                         .1
                         .get("schema")?;
                     Some((method, schema.clone()))
@@ -70,7 +97,7 @@ impl RequestBodies {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<(), AppError> {
-        if !content_type.is_some_and(|c| c.trim_start().starts_with("application/json")) {
+        if !content_type.is_some_and(is_json) {
             return Ok(());
         }
         let Some(schema) = self.paths.find(path).and_then(|bodies| bodies.get(method)) else {
@@ -80,12 +107,11 @@ impl RequestBodies {
             return Ok(());
         };
         let mut errors = Vec::new();
-        self.check_value(&value, schema, "body", &mut errors);
+        self.check_value(&value, schema, &Field::Body, 0, &mut errors);
         if errors.is_empty() {
             Ok(())
         } else {
-            errors.truncate(MAX_ERRORS);
-            Err(AppError::Validation(errors))
+            Err(AppError::WrongTypes(errors))
         }
     }
 
@@ -93,36 +119,32 @@ impl RequestBodies {
         &self,
         value: &Value,
         schema: &Value,
-        field: &str,
+        field: &Field,
+        depth: usize,
         errors: &mut Vec<FieldError>,
     ) {
-        if errors.len() >= MAX_ERRORS {
+        if errors.len() >= MAX_ERRORS || depth > MAX_DEPTH {
             return;
         }
         let schema = self.resolve(schema);
-        // poem-openapi describes a referenced type that carries its own
-        // description as `allOf: [{$ref}]`.
+        if value.is_null() && self.is_nullable(schema) {
+            return;
+        }
+        // poem-openapi describes a referenced type with anything of its own
+        // (a description, nullable) as `allOf: [{$ref}, {...}]`.
         if let Some(all_of) = schema.get("allOf").and_then(Value::as_array) {
-            let nullable = is_nullable(schema);
             for part in all_of {
-                if !(value.is_null() && nullable) {
-                    self.check_value(value, part, field, errors);
-                }
+                self.check_value(value, part, field, depth + 1, errors);
             }
             return;
         }
         let Some(expected) = schema.get("type").and_then(Value::as_str) else {
             return;
         };
-        if value.is_null() {
-            if !is_nullable(schema) {
-                errors.push(FieldError::new(
-                    field,
-                    format!("{field} must be {}, not null", described(expected)),
-                ));
-            }
-            return;
-        }
+        let described = TYPES
+            .iter()
+            .find(|(json_type, _)| *json_type == expected)
+            .map_or("of the documented type", |(_, said)| *said);
         let fits = match expected {
             "string" => value.is_string(),
             "integer" => value.is_i64() || value.is_u64(),
@@ -132,54 +154,56 @@ impl RequestBodies {
             "object" => value.is_object(),
             _ => true,
         };
-        if !fits {
+        if value.is_null() || !fits {
+            let name = field.name();
+            let not_null = if value.is_null() { ", not null" } else { "" };
             errors.push(FieldError::new(
-                field,
-                format!("{field} must be {}", described(expected)),
+                name.clone(),
+                format!("{name} must be {described}{not_null}"),
             ));
             return;
         }
         match value {
             Value::Array(items) => {
-                if let Some(item_schema) = schema.get("items") {
-                    for (i, item) in items.iter().enumerate() {
-                        self.check_value(item, item_schema, &format!("{field}[{i}]"), errors);
+                let Some(item_schema) = schema.get("items") else {
+                    return;
+                };
+                for (i, item) in items.iter().enumerate() {
+                    if errors.len() >= MAX_ERRORS {
+                        return;
+                    }
+                    let at = Field::Item(field, i);
+                    self.check_value(item, item_schema, &at, depth + 1, errors);
+                }
+            }
+            Value::Object(members) => {
+                let properties = schema.get("properties").and_then(Value::as_object);
+                let additional = schema.get("additionalProperties").filter(|s| s.is_object());
+                for (key, member) in members {
+                    if errors.len() >= MAX_ERRORS {
+                        return;
+                    }
+                    // A field the document does not name is ignored, as the
+                    // operation ignores it.
+                    if let Some(member_schema) = properties.and_then(|p| p.get(key)).or(additional)
+                    {
+                        let at = Field::Member(field, key);
+                        self.check_value(member, member_schema, &at, depth + 1, errors);
                     }
                 }
             }
-            Value::Object(members) => self.check_members(members, schema, field, errors),
             _ => {}
         }
     }
 
-    fn check_members(
-        &self,
-        members: &Map<String, Value>,
-        schema: &Value,
-        field: &str,
-        errors: &mut Vec<FieldError>,
-    ) {
-        let properties = schema.get("properties").and_then(Value::as_object);
-        let additional = schema.get("additionalProperties").filter(|s| s.is_object());
-        // The top level's fields are named as they are sent; deeper ones with
-        // the path to them, as `items[0].kind`.
-        let name = |key: &str| {
-            if field == "body" {
-                key.to_owned()
-            } else {
-                format!("{field}.{key}")
-            }
-        };
-        for (key, member) in members {
-            match (properties.and_then(|p| p.get(key)), additional) {
-                (Some(member_schema), _) | (None, Some(member_schema)) => {
-                    self.check_value(member, member_schema, &name(key), errors);
-                }
-                // A field the document does not name is ignored, as the
-                // operation ignores it.
-                (None, None) => {}
-            }
-        }
+    /// Whether null is allowed: said by the schema, or by a part of its `allOf`.
+    fn is_nullable(&self, schema: &Value) -> bool {
+        let says = |s: &Value| s.get("nullable").and_then(Value::as_bool) == Some(true);
+        says(schema)
+            || schema
+                .get("allOf")
+                .and_then(Value::as_array)
+                .is_some_and(|parts| parts.iter().any(|p| says(self.resolve(p))))
     }
 
     /// A `$ref` to one of the document's schemas, followed.
@@ -203,19 +227,43 @@ impl RequestBodies {
     }
 }
 
-fn is_nullable(schema: &Value) -> bool {
-    schema.get("nullable").and_then(Value::as_bool) == Some(true)
+/// Where a value stands in the body; its name is only built for an error.
+enum Field<'a> {
+    Body,
+    Member(&'a Field<'a>, &'a str),
+    Item(&'a Field<'a>, usize),
 }
 
-fn described(json_type: &str) -> &'static str {
-    match json_type {
-        "string" => "text in quotes",
-        "integer" => "a whole number",
-        "number" => "a number",
-        "boolean" => "true or false",
-        "array" => "a list",
-        "object" => "an object",
-        _ => "of the documented type",
+impl Field<'_> {
+    /// `name`, `items[1].kind` or `answers.q1[0]`, cut short past
+    /// `MAX_NAME_CHARS`; the whole body is `body`.
+    fn name(&self) -> String {
+        let mut name = String::new();
+        self.write(&mut name);
+        if name.is_empty() {
+            return "body".to_owned();
+        }
+        match name.char_indices().nth(MAX_NAME_CHARS) {
+            Some((cut, _)) => format!("{}…", &name[..cut]),
+            None => name,
+        }
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            Field::Body => {}
+            Field::Member(parent, key) => {
+                parent.write(out);
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Field::Item(parent, i) => {
+                parent.write(out);
+                out.push_str(&format!("[{i}]"));
+            }
+        }
     }
 }
 

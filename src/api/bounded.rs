@@ -19,8 +19,10 @@ impl<const MIN: i64, const MAX: i64> Bounded<MIN, MAX> {
         self.0
     }
 
-    /// The number, a negative one as 0: out of range for any count.
+    /// The number as a count, a negative one as 0, for checks whose bounds
+    /// start at 1 or more: 0 is then out of range, as the negative number was.
     pub fn non_negative(self) -> u64 {
+        const { assert!(MIN >= 1, "0 would be within the bounds") };
         u64::try_from(self.0).unwrap_or(0)
     }
 }

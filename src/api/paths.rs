@@ -76,6 +76,8 @@ impl<T> PathTable<T> {
     }
 }
 
+/// A path's segments; a trailing slash leaves an empty last one, so that
+/// `/ideas/` matches no template, as it matches no route.
 fn segments(path: &str) -> impl Iterator<Item = &str> {
-    path.trim_end_matches('/').split('/').skip(1)
+    path.split('/').skip(1)
 }

@@ -20,7 +20,8 @@ pub struct Problem {
     pub detail: String,
     /// The request path the problem occurred on.
     pub instance: String,
-    /// One entry per invalid field (validation problems); absent on other problems.
+    /// One entry per invalid field (validation problems, and bad requests
+    /// whose JSON fields have the wrong type); absent on other problems.
     #[oai(default, skip_serializing_if_is_empty)]
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
@@ -74,7 +75,8 @@ pub fn response(err: &AppError, instance: &str) -> Response {
 #[derive(Debug, ApiResponse)]
 #[oai(bad_request_handler = "bad_request")]
 pub enum ApiError {
-    /// The request could not be parsed.
+    /// The request could not be read: malformed JSON, a field of the wrong
+    /// type (each named in `errors`), or a missing parameter.
     #[oai(status = 400, content_type = "application/problem+json")]
     BadRequest(Json<Problem>),
     /// No valid API token or session.
@@ -122,7 +124,9 @@ impl From<AppError> for ApiError {
         match err {
             // The router answers a wrong method before any operation runs
             // (see `web::pipeline`); an operation never raises it.
-            AppError::BadRequest(_) | AppError::MethodNotAllowed => ApiError::BadRequest(problem),
+            AppError::BadRequest(_) | AppError::WrongTypes(_) | AppError::MethodNotAllowed => {
+                ApiError::BadRequest(problem)
+            }
             AppError::Unauthorized => ApiError::Unauthorized(problem),
             AppError::Forbidden | AppError::CsrfRejected => ApiError::Forbidden(problem),
             AppError::NotFound => ApiError::NotFound(problem),

@@ -23,10 +23,8 @@ pub struct DigestSettingsBody {
     #[oai(default)]
     pub frequency: String,
     /// For weekly digests: 1 (Monday) to 7 (Sunday)
-    #[oai(default)]
     pub weekday: Option<Bounded<1, 7>>,
     /// The hour (UK time) the digest is sent from, 5 to 22
-    #[oai(default)]
     pub send_hour: Option<Bounded<{ FIRST_HOUR as i64 }, { LAST_HOUR as i64 }>>,
     /// Any of assigned, reports, ideas, responses, closing, saved_searches
     #[oai(default)]

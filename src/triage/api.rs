@@ -416,8 +416,21 @@ impl TriageApi {
     ) -> Result<CreatedNote, ApiError> {
         let user = policy::require(&caller, Permission::Triage)?.clone();
         let kind = kind_of(&kind.0)?;
-        let note =
-            super::notes::add(&state, &user, kind, id.0, &body.visibility, &body.body).await?;
+        let note = super::notes::add(&state, &user, kind, id.0, &body.visibility, &body.body)
+            .await
+            .map_err(|err| match err {
+                // The pages' form calls the text `note`; this body calls it `body`.
+                AppError::Validation(errors) => AppError::Validation(
+                    errors
+                        .into_iter()
+                        .map(|e| match e.field.as_str() {
+                            "note" => FieldError::new("body", e.message),
+                            _ => e,
+                        })
+                        .collect(),
+                ),
+                other => other,
+            })?;
         Ok(CreatedNote::Created(Json(NoteOut {
             id: note.id,
             visibility: note.visibility,

@@ -123,7 +123,7 @@ async fn a_value_of_a_type_the_document_does_not_give_is_refused_and_nothing_is_
             &serde_json::json!({ "name": false }),
         )
         .await;
-    let body = problem(theme, 422, "validation").await;
+    let body = problem(theme, 400, "bad-request").await;
     assert_eq!(
         named_fields(&body),
         [("name".to_owned(), "name must be text in quotes".to_owned())]
@@ -133,20 +133,31 @@ async fn a_value_of_a_type_the_document_does_not_give_is_refused_and_nothing_is_
         !themes.to_string().contains("\"false\""),
         "nothing was stored: {themes}"
     );
-    // null where the document does not allow it, and a number for text, in
-    // a list: all named at once.
-    let wrong = serde_json::json!({ "frequency": null, "send_hour": 7, "sections": ["ideas", 7] });
-    let digest = app
-        .api_send(
-            reqwest::Method::PUT,
-            "/api/v1/me/digest",
-            &admin,
-            &[],
-            Some(&wrong),
-        )
-        .await;
-    let mut named = named_fields(&problem(digest, 422, "validation").await);
-    named.sort();
+    // The fields a digest settings body is refused for, sorted.
+    let digest_problems = async |body: Value, status: u16, kind: &str| {
+        let resp = app
+            .api_send(
+                reqwest::Method::PUT,
+                "/api/v1/me/digest",
+                &admin,
+                &[],
+                Some(&body),
+            )
+            .await;
+        let mut named = named_fields(&problem(resp, status, kind).await);
+        named.sort();
+        named
+    };
+    // null where the document does not allow it, and a number for text in
+    // a list: all named at once, as a request that cannot be read.
+    let named = digest_problems(
+        serde_json::json!({
+            "frequency": null, "send_hour": 7, "sections": ["ideas", 7]
+        }),
+        400,
+        "bad-request",
+    )
+    .await;
     assert_eq!(
         named,
         [
@@ -157,32 +168,25 @@ async fn a_value_of_a_type_the_document_does_not_give_is_refused_and_nothing_is_
     );
     // Numbers out of their documented bounds are read, and answered with
     // the service's own messages beside the other problems.
-    let out_of_range =
-        serde_json::json!({ "frequency": "hourly", "weekday": 53433, "send_hour": -4 });
-    let digest = app
-        .api_send(
-            reqwest::Method::PUT,
-            "/api/v1/me/digest",
-            &admin,
-            &[],
-            Some(&out_of_range),
-        )
-        .await;
-    let mut named: Vec<String> = named_fields(&problem(digest, 422, "validation").await)
-        .into_iter()
-        .map(|(field, _)| field)
-        .collect();
-    named.sort();
-    assert_eq!(named, ["frequency", "send_hour", "weekday"]);
-    // The same operation with the documented types is taken.
-    let token = app
+    let named = digest_problems(
+        serde_json::json!({
+            "frequency": "hourly", "weekday": 53433, "send_hour": -4
+        }),
+        422,
+        "validation",
+    )
+    .await;
+    let fields: Vec<&str> = named.iter().map(|(field, _)| field.as_str()).collect();
+    assert_eq!(fields, ["frequency", "send_hour", "weekday"]);
+    // A body of the documented types is taken.
+    let theme = app
         .api_post(
-            "/api/v1/tokens",
+            "/api/v1/themes",
             &admin,
-            &serde_json::json!({ "name": "Reporting" }),
+            &serde_json::json!({ "name": "Data sharing" }),
         )
         .await;
-    assert_eq!(token.status(), 201);
+    assert_eq!(theme.status(), 201);
     app.stop().await;
 }
 

@@ -594,7 +594,7 @@ async fn internal_notes_stay_with_the_board_and_replies_reach_the_author() {
         .iter()
         .filter_map(|e| e["field"].as_str())
         .collect();
-    assert_eq!(fields, ["visibility", "note"], "{neither}");
+    assert_eq!(fields, ["visibility", "body"], "{neither}");
     assert_eq!(
         app.api_post(
             &notes,
