@@ -50,6 +50,11 @@ impl Cursor {
 /// The `limit` query parameter of a list, documented as 1 to `MAX_LIMIT`.
 pub type PageSize = Bounded<1, { MAX_LIMIT as i64 }>;
 
+/// The page size asked for in the API's `limit`, within bounds.
+pub fn page_size(requested: Option<PageSize>) -> Result<u64, AppError> {
+    limit(requested.map(Bounded::non_negative))
+}
+
 /// A requested page size, within bounds.
 pub fn limit(requested: Option<u64>) -> Result<u64, AppError> {
     match requested {

@@ -43,14 +43,15 @@ const MAX_NAME_CHARS: usize = 120;
 /// document's own references as well.
 const MAX_DEPTH: usize = 160;
 
-/// The JSON types as the messages say them.
-const TYPES: [(&str, &str); 6] = [
-    ("string", "text in quotes"),
-    ("integer", "a whole number"),
-    ("number", "a number"),
-    ("boolean", "true or false"),
-    ("array", "a list"),
-    ("object", "an object"),
+/// The JSON types: how the messages say them, and whether a value is one.
+type JsonType = (&'static str, &'static str, fn(&Value) -> bool);
+const TYPES: [JsonType; 6] = [
+    ("string", "text in quotes", Value::is_string),
+    ("integer", "a whole number", |v| v.is_i64() || v.is_u64()),
+    ("number", "a number", Value::is_number),
+    ("boolean", "true or false", Value::is_boolean),
+    ("array", "a list", Value::is_array),
+    ("object", "an object", Value::is_object),
 ];
 
 /// A JSON body is one poem-openapi reads as JSON: `application/json` or
@@ -141,20 +142,10 @@ impl RequestBodies {
         let Some(expected) = schema.get("type").and_then(Value::as_str) else {
             return;
         };
-        let described = TYPES
-            .iter()
-            .find(|(json_type, _)| *json_type == expected)
-            .map_or("of the documented type", |(_, said)| *said);
-        let fits = match expected {
-            "string" => value.is_string(),
-            "integer" => value.is_i64() || value.is_u64(),
-            "number" => value.is_number(),
-            "boolean" => value.is_boolean(),
-            "array" => value.is_array(),
-            "object" => value.is_object(),
-            _ => true,
+        let Some((_, described, fits)) = TYPES.iter().find(|(name, ..)| *name == expected) else {
+            return;
         };
-        if value.is_null() || !fits {
+        if value.is_null() || !fits(value) {
             let name = field.name();
             let not_null = if value.is_null() { ", not null" } else { "" };
             errors.push(FieldError::new(

@@ -11,7 +11,6 @@ use uuid::Uuid;
 use super::domain::{IdeaInput, IdeaSort, IdeaStatus};
 use super::service::{self, CommentView, IdeaCard, IdeaDetail, IdeaFilter, StatusChange};
 use super::themes as theme_service;
-use crate::api::bounded::Bounded;
 use crate::api::problem::ApiError;
 use crate::api::{ApiTags, optional_choice};
 use crate::app_state::AppState;
@@ -389,7 +388,7 @@ impl IdeasApi {
                 "sort must be newest, most_supported or recently_updated",
             )?,
             cursor: Cursor::parse_optional(cursor.0.as_deref())?,
-            limit: pagination::limit(limit.0.map(Bounded::non_negative))?,
+            limit: pagination::page_size(limit.0)?,
         };
         let (items, next) = service::list(&state.db, &filter).await?;
         Ok(Json(IdeaPage {

@@ -14,7 +14,6 @@ use uuid::Uuid;
 use super::import::{self, FileProblem, Report, Status};
 use super::service;
 use crate::api::ApiTags;
-use crate::api::bounded::Bounded;
 use crate::api::problem::ApiError;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
@@ -194,7 +193,7 @@ impl OrganisationsApi {
         /// At most this many (1 to 100, default 20).
         limit: Query<Option<PageSize>>,
     ) -> Result<Json<OrganisationList>, ApiError> {
-        let limit = pagination::limit(limit.0.map(Bounded::non_negative))?;
+        let limit = pagination::page_size(limit.0)?;
         let text = q.0.unwrap_or_default();
         let found = if text.trim().is_empty() {
             service::register_page(&state.db, "", 0, limit).await?.0

@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::domain::{Category, ReportInput, ReportStatus, Severity};
 use super::service::{self, ReportFilter, ReportStatusChange, ReportView};
-use crate::api::bounded::Bounded;
 use crate::api::problem::ApiError;
 use crate::api::{ApiTags, optional_choice};
 use crate::app_state::AppState;
@@ -201,7 +200,7 @@ impl ReportsApi {
             )?,
             organisation_id: organisation_id.0,
             cursor: Cursor::parse_optional(cursor.0.as_deref())?,
-            limit: pagination::limit(limit.0.map(Bounded::non_negative))?,
+            limit: pagination::page_size(limit.0)?,
         };
         let (items, next) = service::list(&state.db, &caller, &filter).await?;
         Ok(Json(ReportPage {

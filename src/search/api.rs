@@ -142,8 +142,11 @@ fn kinds(field: &str, raw: &[String]) -> Result<Vec<&'static str>, AppError> {
 /// The most similar items one request may ask for.
 const MAX_SIMILAR: u64 = 20;
 
-fn similar_limit(limit: Option<u64>) -> Result<usize, AppError> {
-    match limit {
+/// The `limit` of a request for similar items, documented as 1 to `MAX_SIMILAR`.
+type SimilarLimit = Bounded<1, { MAX_SIMILAR as i64 }>;
+
+fn similar_limit(limit: Option<SimilarLimit>) -> Result<usize, AppError> {
+    match limit.map(Bounded::non_negative) {
         None => Ok(5),
         Some(n @ 1..=MAX_SIMILAR) => Ok(n as usize),
         Some(_) => Err(AppError::Validation(vec![FieldError::new(
@@ -265,14 +268,14 @@ impl SearchApi {
         /// Only these kinds; all when absent. Can repeat.
         #[oai(default)]
         kind: Query<Vec<String>>,
-        limit: Query<Option<Bounded<1, { MAX_SIMILAR as i64 }>>>,
+        limit: Query<Option<SimilarLimit>>,
     ) -> Result<Json<SimilarResponse>, ApiError> {
         let item_kind = kinds("item_kind", std::slice::from_ref(&item_kind.0))?
             .first()
             .copied()
             .ok_or(AppError::NotFound)?;
         let only = kinds("kind", &kind.0)?;
-        let limit = similar_limit(limit.0.map(Bounded::non_negative))?;
+        let limit = similar_limit(limit.0)?;
         let target = Target::Item(item_kind, item_id.0);
         let found = similar::similar_in_background(&state, &caller, target, only, limit).await?;
         Ok(Json(SimilarResponse::from(found)))
@@ -292,7 +295,7 @@ impl SearchApi {
         state: Data<&AppState>,
         caller: Data<&Caller>,
         body: Json<DraftBody>,
-        limit: Query<Option<Bounded<1, { MAX_SIMILAR as i64 }>>>,
+        limit: Query<Option<SimilarLimit>>,
     ) -> Result<Json<SimilarResponse>, ApiError> {
         let body = body.0;
         let mut errors = Vec::new();
@@ -312,7 +315,7 @@ impl SearchApi {
             return Err(AppError::Validation(errors).into());
         }
         let only = kinds("kind", &body.kind)?;
-        let limit = similar_limit(limit.0.map(Bounded::non_negative))?;
+        let limit = similar_limit(limit.0)?;
         let target = Target::Draft {
             title: body.title,
             body: body.text,

@@ -2,13 +2,12 @@
 //! CSRF check, then the handler; errors become an error page or
 //! problem+json; security headers and an access log line on the way out.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use poem::http::{HeaderValue, Method, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use uuid::Uuid;
-
-use std::sync::Arc;
 
 use crate::api::allow::AllowedMethods;
 use crate::api::body_types::RequestBodies;

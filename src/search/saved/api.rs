@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::{SaveInput, SavedQuery};
 use crate::api::ApiTags;
-use crate::api::bounded::Bounded;
 use crate::api::problem::ApiError;
 use crate::app_state::AppState;
 use crate::auth::caller::Caller;
@@ -254,7 +253,7 @@ impl SavedSearchesApi {
     ) -> Result<Json<SearchResponse>, ApiError> {
         let user = policy::require(&caller, Permission::SaveSearches)?;
         let saved = super::find(&state.db, user.id, id.0).await?;
-        let limit = pagination::limit(limit.0.map(Bounded::non_negative))?;
+        let limit = pagination::page_size(limit.0)?;
         let audience = policy::search_audience(&caller);
         let index = state.search.current();
         let checked_at = Utc::now();
